@@ -1,0 +1,206 @@
+"""ArtSearch settings: everything comes from the environment (healthchecks-style helpers).
+
+With no DATABASE_URL / REDIS_URL the embedded PostgreSQL+pgvector and Redis under
+ARTSEARCH_HOME are started (or reused) on first import, so `manage.py`, the web server and
+the workers all find the same servers without any manual step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: str = "False") -> bool:
+    return os.getenv(name, default).lower() in ("1", "true", "yes", "on")
+
+
+def envint(name: str, default: str) -> int:
+    return int(os.getenv(name, default))
+
+
+def envfloat(name: str, default: str) -> float:
+    return float(os.getenv(name, default))
+
+
+def envsecret(name: str, default: str = "") -> str:
+    """A secret from NAME, or from the file named by NAME_FILE (container secrets)."""
+    file = os.getenv(f"{name}_FILE")
+    if file:
+        return Path(file).read_text().strip()
+    return os.getenv(name, default)
+
+
+ARTSEARCH_HOME = Path(os.getenv("ARTSEARCH_HOME", BASE_DIR / "var")).resolve()
+ARTSEARCH_HOME.mkdir(parents=True, exist_ok=True)
+MODEL_DIR = Path(os.getenv("ARTSEARCH_MODEL_DIR", ARTSEARCH_HOME / "models")).resolve()
+
+DEBUG = envbool("DEBUG", "False")
+SECRET_KEY = envsecret("SECRET_KEY", "artsearch-dev-only-insecure-key-change-me-in-production")
+ALLOWED_HOSTS = os.getenv("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "pgvector.django",
+    "recommender",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "artsearch.urls"
+WSGI_APPLICATION = "artsearch.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "recommender.context_processors.indexing",
+            ],
+        },
+    },
+]
+
+
+# --------------------------------------------------------------------------- database
+def _database_from_url(url: str) -> dict[str, object]:
+    u = urlparse(url)
+    if u.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"DATABASE_URL must be a postgres:// URL, got {u.scheme!r}")
+    query = {k: v[-1] for k, v in parse_qs(u.query).items()}
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(u.path.lstrip("/")) or "artsearch",
+        "USER": unquote(u.username or ""),
+        "PASSWORD": unquote(u.password or ""),
+        # ?host=/path/to/socket-dir works like libpq's own URL syntax.
+        "HOST": query.pop("host", u.hostname or ""),
+        "PORT": str(u.port or ""),
+        "OPTIONS": query,
+    }
+
+
+if os.getenv("DATABASE_URL"):
+    _db = _database_from_url(os.environ["DATABASE_URL"])
+else:
+    from artsearch.embedded import DB_NAME, ensure_postgres
+
+    _db = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": DB_NAME,
+        "USER": "postgres",
+        "HOST": str(ensure_postgres(ARTSEARCH_HOME)),
+        "PORT": "",
+    }
+_db["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", "60")
+_db["CONN_HEALTH_CHECKS"] = True
+# Worker subprocesses started by the tests must use the test database pytest created.
+if os.getenv("ARTSEARCH_DB_NAME"):
+    _db["NAME"] = os.environ["ARTSEARCH_DB_NAME"]
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --------------------------------------------------------------------------- redis / celery
+if os.getenv("REDIS_URL"):
+    REDIS_URL = os.environ["REDIS_URL"]
+    CELERY_BROKER_URL = REDIS_URL
+else:
+    from artsearch.embedded import ensure_redis
+
+    _sock = ensure_redis(ARTSEARCH_HOME)
+    REDIS_URL = f"unix://{_sock}?db=0"
+    CELERY_BROKER_URL = f"redis+socket://{_sock}"
+CELERY_RESULT_BACKEND = os.getenv("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "recommender.tasks.index_images": {"queue": "gpu"},
+    "recommender.tasks.embed_query": {"queue": "query"},
+}
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "1800")
+CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "1700")
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", "300")}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "artsearch",
+    }
+}
+
+# --------------------------------------------------------------------------- files
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = ARTSEARCH_HOME / "staticfiles"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", ARTSEARCH_HOME / "media"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+# Uploads: the whole request body is capped; images are further checked for pixel count.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("ARTSEARCH_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+ARTSEARCH_MAX_UPLOAD_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
+ARTSEARCH_MAX_PIXELS = envint("ARTSEARCH_MAX_PIXELS", "40000000")
+
+# --------------------------------------------------------------------------- ML knobs
+ARTSEARCH_FEATURE_MAX_SIDE = envint("ARTSEARCH_FEATURE_MAX_SIDE", "320")
+ARTSEARCH_INDEX_BATCH = envint("ARTSEARCH_INDEX_BATCH", "16")
+ARTSEARCH_SHORTLIST = envint("ARTSEARCH_SHORTLIST", "100")
+ARTSEARCH_QUERY_TIMEOUT = envfloat("ARTSEARCH_QUERY_TIMEOUT", "60")
+# Threshold rules (ml.rules.Thresholds); defaults from the original WGA study.
+ARTSEARCH_THRESHOLDS = {
+    "T": envfloat("ARTSEARCH_T", "0.91"),
+    "t": envfloat("ARTSEARCH_t", "0.10"),
+    "K": envint("ARTSEARCH_K", "10"),
+    "N": envint("ARTSEARCH_N", "20"),
+    "n": envint("ARTSEARCH_n", "10"),
+}
+
+# --------------------------------------------------------------------------- misc
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    # pgserver logs every process exit at INFO; only its warnings matter to us.
+    "loggers": {"pgserver": {"level": "WARNING"}},
+}

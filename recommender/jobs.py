@@ -1,0 +1,45 @@
+"""Enqueue worker jobs by task name, so the web process never imports the task modules
+(and through them torch). Import-linter keeps it that way."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+
+from artsearch.celery import app
+
+INDEX_TASK = "recommender.tasks.index_images"
+EMBED_QUERY_TASK = "recommender.tasks.embed_query"
+
+
+def enqueue_index(image_ids: Sequence[int], *, force: bool = False) -> list[str]:
+    """Send images to the `gpu` queue in batches; returns the task ids."""
+    batch = max(1, settings.ARTSEARCH_INDEX_BATCH)
+    ids = list(image_ids)
+    return [
+        app.send_task(INDEX_TASK, args=[ids[i : i + batch]], kwargs={"force": force}, queue="gpu").id
+        for i in range(0, len(ids), batch)
+    ]
+
+
+class WorkerUnavailable(RuntimeError):
+    """No query worker answered in time."""
+
+
+def embed_query(data: bytes, *, timeout: float | None = None) -> dict[str, Any]:
+    """Have a `query` worker compute the embedding (and CAM map) of an uploaded image."""
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    result = app.send_task(EMBED_QUERY_TASK, args=[base64.b64encode(data).decode("ascii")], queue="query")
+    try:
+        return result.get(timeout=timeout or settings.ARTSEARCH_QUERY_TIMEOUT)
+    except CeleryTimeout as exc:
+        result.revoke()
+        raise WorkerUnavailable(
+            "no query worker answered in time; start one with `celery -A artsearch worker -Q query`"
+        ) from exc
+    finally:
+        result.forget()

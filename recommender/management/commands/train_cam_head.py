@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ml.images import ImageError, decode_image
+from recommender.models import ArtworkImage
+
+
+class Command(BaseCommand):
+    help = (
+        "Train the GAP+linear CAM head on conv5_3 with the catalogue's labels (FORM and TYPE) of every image in "
+        "the collection, and save it to ARTSEARCH_HOME/models/cam_head.pt. Re-index with `index --stale` after."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--epochs", type=int, default=200)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--min-images", type=int, default=20)
+
+    def handle(self, *args: Any, epochs: int, seed: int, min_images: int, **options: Any) -> None:
+        from ml.cam import train_cam_head
+        from recommender.pipeline import get_extractor
+
+        rows = list(ArtworkImage.objects.select_related("artwork").order_by("id"))
+        if len(rows) < min_images:
+            raise CommandError(f"only {len(rows)} images; import at least {min_images} first")
+        extractor = get_extractor()
+        t0 = time.perf_counter()
+        images, labels = [], {"form": [], "type": []}
+        for row in rows:
+            try:
+                with row.file.open("rb") as fh:
+                    images.append(decode_image(fh.read(), max_pixels=settings.ARTSEARCH_MAX_PIXELS))
+            except (ImageError, OSError) as exc:
+                self.stderr.write(f"skipped {row.source_name}: {exc}")
+                continue
+            labels["form"].append(row.artwork.form or None)
+            labels["type"].append(row.artwork.type or None)
+        feats = extractor.gap_features(images)
+        self.stdout.write(f"GAP features for {len(images)} images in {time.perf_counter() - t0:.1f}s")
+        head, report = train_cam_head(feats, labels, epochs=epochs, seed=seed)
+        settings.MODEL_DIR.mkdir(parents=True, exist_ok=True)
+        path = settings.MODEL_DIR / "cam_head.pt"
+        head.save(path)
+        self.stdout.write(json.dumps(report, indent=2, default=str))
+        self.stdout.write(f"CAM head saved to {path}; run `python manage.py index --stale` to re-index")

@@ -1,0 +1,152 @@
+"""Catalogue, images with their CNN vectors and keypoints, and duplicate candidate pairs."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from pgvector.django import HnswIndex, VectorField
+
+FEATURE_DIM = 512
+
+
+def display_author(name: str) -> str:
+    """WGA writes "ANGELICO, Fra" / "AACHEN, Hans von"; people read "Fra Angelico"."""
+    if "," not in name:
+        return name.title() if name.isupper() else name
+    last, first = (part.strip() for part in name.split(",", 1))
+    last = last.title() if last.isupper() else last
+    return f"{first} {last}".strip()
+
+
+class Artist(models.Model):
+    name = models.CharField(max_length=255, unique=True, help_text="As written by WGA: 'ANGELICO, Fra'.")
+    born_died = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return display_author(self.name)
+
+    def get_absolute_url(self) -> str:
+        return reverse("artist_detail", args=[self.pk])
+
+
+class Artwork(models.Model):
+    class Source(models.TextChoices):
+        CATALOGUE = "catalogue", "WGA catalogue"
+        IMPORT = "import", "Image import"
+        UPLOAD = "upload", "Curator upload"
+
+    artist = models.ForeignKey(Artist, null=True, blank=True, on_delete=models.SET_NULL, related_name="artworks")
+    title = models.CharField(max_length=500)
+    date = models.CharField(max_length=100, blank=True)
+    technique = models.CharField(max_length=500, blank=True)
+    location = models.CharField(max_length=500, blank=True)
+    # The catalogue URL identifies a WGA row; uploads and plain image imports have none.
+    url = models.URLField(max_length=500, unique=True, null=True, blank=True)
+    form = models.CharField(max_length=64, blank=True, db_index=True)
+    type = models.CharField(max_length=64, blank=True, db_index=True)
+    school = models.CharField(max_length=64, blank=True, db_index=True)
+    timeframe = models.CharField(max_length=32, blank=True, db_index=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.CATALOGUE)
+    # Set when staff confirm this artwork as a duplicate: it then leaves recommendations and its
+    # page points to the canonical artwork.
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("artwork_detail", args=[self.pk])
+
+    @property
+    def author_display(self) -> str:
+        return self.artist.display_name if self.artist else ""
+
+
+class ArtworkImage(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        INDEXED = "indexed", "Indexed"
+        FAILED = "failed", "Failed"
+
+    artwork = models.ForeignKey(Artwork, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(upload_to="images/", max_length=500)
+    source_name = models.CharField(max_length=255, help_text="The original file name.")
+    # Identical bytes are the same image: this keeps re-imports idempotent.
+    sha256 = models.CharField(max_length=64, unique=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    error = models.TextField(blank=True)
+    embedding = VectorField(dimensions=FEATURE_DIM, null=True, blank=True)
+    model_version = models.CharField(max_length=120, blank=True, db_index=True)
+    keypoints = models.BinaryField(null=True, blank=True, editable=False)
+    n_keypoints = models.PositiveIntegerField(default=0)
+    predictions = models.JSONField(default=dict, blank=True)
+    indexed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last processed it.")
+    duplicates_checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            HnswIndex(
+                name="image_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.source_name
+
+
+class DuplicatePair(models.Model):
+    """A candidate pair found by the shortlist + rules, with its evidence. One row per
+    unordered pair: image_a always has the smaller id (a check constraint keeps it so)."""
+
+    class Verdict(models.TextChoices):
+        DUPLICATE = "duplicate", "Duplicate"
+        DETAIL = "detail", "Detail"
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", "Candidate"
+        CONFIRMED = "confirmed", "Confirmed"
+        REJECTED = "rejected", "Rejected"
+
+    image_a = models.ForeignKey(ArtworkImage, on_delete=models.CASCADE, related_name="+")
+    image_b = models.ForeignKey(ArtworkImage, on_delete=models.CASCADE, related_name="+")
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE, db_index=True)
+    cosine = models.FloatField()
+    inliers = models.PositiveIntegerField(default=0)
+    evidence = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-inliers", "-cosine"]
+        constraints = [
+            models.UniqueConstraint(fields=["image_a", "image_b"], name="duplicate_pair_unique"),
+            models.CheckConstraint(condition=Q(image_a__lt=models.F("image_b")), name="duplicate_pair_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_a_id}~{self.image_b_id} ({self.verdict})"

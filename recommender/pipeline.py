@@ -1,0 +1,117 @@
+"""Worker-side work: CNN features and ORB keypoints for stored images and for query images.
+
+Only Celery tasks and management commands import this module (it pulls in torch through
+`ml.extract`); the web process reaches it through the queues. Import-linter checks that.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ml.images import ImageError, decode_image
+from ml.keypoints import orb_keypoints
+from recommender.models import ArtworkImage
+
+if TYPE_CHECKING:
+    from ml.extract import FeatureExtractor
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_extractor: FeatureExtractor | None = None
+_extractor_key: tuple[float, int] | None = None
+
+
+def _head_key(model_dir: Path) -> tuple[float, int]:
+    head = model_dir / "cam_head.pt"
+    return (head.stat().st_mtime, head.stat().st_size) if head.exists() else (0.0, 0)
+
+
+def get_extractor() -> FeatureExtractor:
+    """The process-wide extractor (weights load once per worker process). A newly trained CAM
+    head is picked up on the next batch, so `train_cam_head` needs no worker restart."""
+    global _extractor, _extractor_key
+    from ml.extract import load_extractor
+
+    key = _head_key(settings.MODEL_DIR)
+    with _lock:
+        if _extractor is None or key != _extractor_key:
+            _extractor = load_extractor(settings.MODEL_DIR, max_side=settings.ARTSEARCH_FEATURE_MAX_SIDE)
+            _extractor_key = key
+            logger.info("feature extractor ready: %s", _extractor.model_version)
+        return _extractor
+
+
+@dataclass
+class IndexOutcome:
+    indexed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+
+def image_index_batch(image_ids: Sequence[int], *, force: bool = False) -> IndexOutcome:
+    """Compute and store vector + keypoints for these images. Idempotent: images already
+    indexed by the current model version are skipped unless `force`; a re-run after a killed
+    worker just redoes the same rows with the same values."""
+    t0 = time.perf_counter()
+    extractor = get_extractor()
+    outcome = IndexOutcome()
+    rows = list(ArtworkImage.objects.filter(pk__in=list(image_ids)).only("id", "file", "status", "model_version"))
+    todo: list[tuple[ArtworkImage, Any]] = []
+    for row in rows:
+        if not force and row.status == ArtworkImage.Status.INDEXED and row.model_version == extractor.model_version:
+            outcome.skipped += 1
+            continue
+        try:
+            with row.file.open("rb") as fh:
+                rgb = decode_image(fh.read(), max_pixels=settings.ARTSEARCH_MAX_PIXELS)
+        except (ImageError, OSError) as exc:
+            ArtworkImage.objects.filter(pk=row.pk).update(
+                status=ArtworkImage.Status.FAILED, error=str(exc)[:2000], indexed_at=timezone.now()
+            )
+            outcome.failed += 1
+            continue
+        todo.append((row, rgb))
+    if todo:
+        results = extractor.extract_detailed([rgb for _, rgb in todo])
+        now = timezone.now()
+        with transaction.atomic():
+            for (row, rgb), res in zip(todo, results, strict=True):
+                kps = orb_keypoints(rgb)
+                ArtworkImage.objects.filter(pk=row.pk).update(
+                    embedding=res.vector.tolist(),
+                    model_version=extractor.model_version,
+                    keypoints=kps.to_bytes(),
+                    n_keypoints=len(kps),
+                    predictions={task: [[c, round(float(p), 4)] for c, p in preds] for task, preds in res.predictions.items()},
+                    status=ArtworkImage.Status.INDEXED,
+                    error="",
+                    indexed_at=now,
+                )
+        outcome.indexed = len(todo)
+    outcome.seconds = time.perf_counter() - t0
+    return outcome
+
+
+def query_embedding(data: bytes) -> dict[str, Any]:
+    """Vector, CAM map and predictions of a query image (decoded with the same safety checks)."""
+    rgb = decode_image(data, max_pixels=settings.ARTSEARCH_MAX_PIXELS)
+    extractor = get_extractor()
+    res = extractor.extract_detailed([rgb])[0]
+    return {
+        "vector": [float(x) for x in res.vector],
+        "model_version": extractor.model_version,
+        "cam": (res.cam * 255).astype("uint8").tolist() if res.cam is not None else None,
+        "predictions": {t: [[c, float(p)] for c, p in preds] for t, preds in res.predictions.items()},
+    }

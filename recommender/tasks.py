@@ -1,0 +1,36 @@
+"""Thin Celery tasks: take ids, call the pipeline, let Celery retry. torch is imported lazily
+inside the pipeline, so `celery inspect` and the beat-less default queue stay light."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(ConnectionError, TimeoutError),
+    retry_backoff=5,
+    max_retries=5,
+)
+def index_images(self: Any, image_ids: list[int], force: bool = False) -> dict[str, float]:
+    from recommender.pipeline import image_index_batch
+
+    outcome = image_index_batch(image_ids, force=force)
+    logger.info("indexed %s skipped %s failed %s in %.2fs", outcome.indexed, outcome.skipped,
+                outcome.failed, outcome.seconds)
+    return outcome.__dict__
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def embed_query(image_b64: str) -> dict[str, Any]:
+    from recommender.pipeline import query_embedding
+
+    return query_embedding(base64.b64decode(image_b64))

@@ -1,0 +1,66 @@
+"""Thin views: parse the request, call a selector or service, render."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+
+from recommender import selectors
+from recommender.models import Artist, Artwork
+
+
+def catalogue(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()[:200]
+    filters = {f: request.GET.get(f, "").strip() for f in selectors.FACETS if request.GET.get(f)}
+    qs = selectors.artwork_list(q=q, filters=filters)
+    page = Paginator(qs, 24).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "recommender/catalogue.html",
+        {
+            "page": page,
+            "q": q,
+            "filters": filters,
+            "facets": selectors.facet_counts(qs),
+            "querystring": params.urlencode(),
+        },
+    )
+
+
+def artwork_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    artwork = get_object_or_404(Artwork.objects.select_related("artist"), pk=pk)
+    return render(
+        request,
+        "recommender/artwork_detail.html",
+        {
+            "artwork": artwork,
+            "image": selectors.artwork_primary_image(artwork),
+            "similar": selectors.artwork_similar_list(artwork=artwork),
+        },
+    )
+
+
+def artist_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    artist = get_object_or_404(Artist, pk=pk)
+    qs = selectors.artwork_list().filter(artist=artist)
+    page = Paginator(qs, 24).get_page(request.GET.get("page"))
+    return render(request, "recommender/artist_detail.html", {"artist": artist, "page": page})
+
+
+def indexing_status(request: HttpRequest) -> HttpResponse:
+    progress = selectors.indexing_progress()
+    if request.headers.get("accept", "").startswith("application/json") or request.GET.get("format") == "json":
+        return JsonResponse({**progress.__dict__, "percent": progress.percent})
+    return render(request, "recommender/indexing.html", {"progress": progress})
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        row = cur.fetchone()
+    return JsonResponse({"ok": True, "pgvector": row[0] if row else None})

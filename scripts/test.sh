@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a full test run: set-up, lint, import contracts, tests.
+# Tests use their own embedded PostgreSQL+pgvector and Redis under var/test, so they never
+# touch a running dev instance.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export ARTSEARCH_HOME=${ARTSEARCH_TEST_HOME:-var/test}
+source scripts/setup.sh
+export ARTSEARCH_OFFLINE=1
+.venv/bin/ruff check .
+.venv/bin/lint-imports
+.venv/bin/python -m pytest "$@"
