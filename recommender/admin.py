@@ -32,7 +32,9 @@ class ArtworkImageAdmin(admin.ModelAdmin):
     search_fields = ["source_name", "artwork__title", "sha256"]
     raw_id_fields = ["artwork"]
     exclude = ["embedding", "keypoints"]
-    readonly_fields = ["sha256", "width", "height", "model_version", "n_keypoints", "predictions", "indexed_at", "error"]
+    readonly_fields = [
+        "sha256", "width", "height", "model_version", "n_keypoints", "predictions", "indexed_at", "error",
+    ]
 
 
 @admin.register(DuplicatePair)

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-COLUMNS = ("AUTHOR", "BORN-DIED", "TITLE", "DATE", "TECHNIQUE", "LOCATION", "URL", "FORM", "TYPE", "SCHOOL", "TIMEFRAME")
+COLUMNS = (
+    "AUTHOR", "BORN-DIED", "TITLE", "DATE", "TECHNIQUE", "LOCATION", "URL", "FORM", "TYPE", "SCHOOL", "TIMEFRAME",
+)
 # Field -> model max length, so a row that would not fit is reported instead of crashing the import.
 MAX_LENGTHS = {"author": 255, "born_died": 255, "title": 500, "date": 100, "technique": 500, "location": 500,
                "url": 500, "form": 64, "type": 64, "school": 64, "timeframe": 32}

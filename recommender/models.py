@@ -30,12 +30,12 @@ class Artist(models.Model):
     def __str__(self) -> str:
         return self.display_name
 
+    def get_absolute_url(self) -> str:
+        return reverse("artist_detail", args=[self.pk])
+
     @property
     def display_name(self) -> str:
         return display_author(self.name)
-
-    def get_absolute_url(self) -> str:
-        return reverse("artist_detail", args=[self.pk])
 
 
 class Artwork(models.Model):

@@ -94,7 +94,9 @@ def image_index_batch(image_ids: Sequence[int], *, force: bool = False) -> Index
                     model_version=extractor.model_version,
                     keypoints=kps.to_bytes(),
                     n_keypoints=len(kps),
-                    predictions={task: [[c, round(float(p), 4)] for c, p in preds] for task, preds in res.predictions.items()},
+                    predictions={
+                        task: [[c, round(float(p), 4)] for c, p in preds] for task, preds in res.predictions.items()
+                    },
                     status=ArtworkImage.Status.INDEXED,
                     error="",
                     indexed_at=now,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet
 from pgvector.django import CosineDistance
 
-from recommender.models import Artwork, ArtworkImage
+from recommender.models import Artwork, ArtworkImage, DuplicatePair
 
 FACETS = ("form", "type", "school", "timeframe")
 
@@ -26,54 +27,114 @@ def artwork_list(*, q: str = "", filters: dict[str, str] | None = None) -> Query
 
 def facet_counts(qs: QuerySet[Artwork], *, limit: int = 30) -> dict[str, list[tuple[str, int]]]:
     return {
-        f: [(row[f], row["n"]) for row in qs.order_by().values(f).annotate(n=Count("id")).order_by("-n", f)[:limit] if row[f]]
+        f: [
+            (row[f], row["n"])
+            for row in qs.order_by().values(f).annotate(n=Count("id")).order_by("-n", f)[:limit]
+            if row[f]
+        ]
         for f in FACETS
     }
 
 
-@dataclass(frozen=True)
+@dataclass
 class SimilarItem:
     artwork: Artwork
     image: ArtworkImage
     score: float  # cosine similarity
+    also: list[Artwork] = field(default_factory=list)  # the same work elsewhere in the collection
+
+    @property
+    def extra(self) -> str:
+        return f"also appears as {', '.join(a.title for a in self.also[:3])}" if self.also else ""
 
 
 def artwork_primary_image(artwork: Artwork) -> ArtworkImage | None:
-    return artwork.images.filter(status=ArtworkImage.Status.INDEXED).order_by("id").first() or artwork.images.order_by("id").first()
+    images = sorted(artwork.images.all(), key=lambda i: (i.status != ArtworkImage.Status.INDEXED, i.pk))
+    return images[0] if images else None
 
 
-def similar_to_vector(vector: list[float] | object, *, k: int, exclude_artwork_id: int | None = None,
+def duplicate_groups(image_ids: Iterable[int]) -> dict[int, int]:
+    """image id -> group root, from stored duplicate/detail pairs that staff did not reject.
+    Pairs are read for the given images only (one query), grouped by union-find in memory."""
+    ids = list(image_ids)
+    pairs = (
+        DuplicatePair.objects.filter(Q(image_a__in=ids) | Q(image_b__in=ids))
+        .exclude(status=DuplicatePair.Status.REJECTED)
+        .values_list("image_a_id", "image_b_id")
+    )
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {i: find(i) for i in ids}
+
+
+def similar_to_vector(vector: Sequence[float], *, k: int, exclude_image_id: int | None = None,
                       model_version: str | None = None) -> list[SimilarItem]:
-    """Cosine nearest neighbours in SQL (HNSW), one entry per artwork."""
-    qs = ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED, embedding__isnull=False)
+    """Cosine nearest neighbours in SQL (HNSW); one entry per artwork and per duplicate group.
+    Artworks staff marked as duplicates of another are never recommended."""
+    qs = ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED, artwork__duplicate_of__isnull=True)
     if model_version:
         # Vectors from another model version live in another space: never compare across.
         qs = qs.filter(model_version=model_version)
-    if exclude_artwork_id is not None:
-        qs = qs.exclude(artwork_id=exclude_artwork_id)
-    rows = (
+    if exclude_image_id is not None:
+        qs = qs.exclude(pk=exclude_image_id)
+    rows = list(
         qs.select_related("artwork", "artwork__artist")
-        .annotate(distance=CosineDistance("embedding", vector))
-        .order_by("distance")[: k * 2]
+        .defer("embedding", "keypoints")
+        .annotate(distance=CosineDistance("embedding", list(vector)))
+        .order_by("distance")[: k * 3]
     )
-    seen: set[int] = set()
-    out: list[SimilarItem] = []
+    ids = [img.pk for img in rows] + ([exclude_image_id] if exclude_image_id is not None else [])
+    groups = duplicate_groups(ids)
+    own_group = groups.get(exclude_image_id) if exclude_image_id is not None else None
+    kept: dict[int, SimilarItem] = {}
+    root_of_artwork: dict[int, int] = {}
     for img in rows:
-        if img.artwork_id in seen:
+        root = root_of_artwork.setdefault(img.artwork_id, groups[img.pk])
+        if own_group is not None and root == own_group:
+            continue  # a copy of the artwork itself is not a recommendation
+        if root in kept:
+            item = kept[root]
+            if img.artwork_id != item.artwork.pk and all(a.pk != img.artwork_id for a in item.also):
+                item.also.append(img.artwork)
             continue
-        seen.add(img.artwork_id)
-        out.append(SimilarItem(artwork=img.artwork, image=img, score=1.0 - float(img.distance)))
-        if len(out) == k:
-            break
-    return out
+        if len(kept) < k:
+            kept[root] = SimilarItem(artwork=img.artwork, image=img, score=1.0 - float(img.distance))
+    return list(kept.values())
 
 
 def artwork_similar_list(*, artwork: Artwork, k: int = 12) -> list[SimilarItem]:
-    """Artworks that look like this one (the artwork itself excluded); empty without an indexed image."""
-    image = artwork.images.filter(status=ArtworkImage.Status.INDEXED, embedding__isnull=False).order_by("id").first()
+    """Artworks that look like this one (the artwork and its duplicates excluded); empty
+    without an indexed image."""
+    image = artwork.images.filter(status=ArtworkImage.Status.INDEXED).order_by("id").first()
     if image is None:
         return []
-    return similar_to_vector(image.embedding, k=k, exclude_artwork_id=artwork.pk, model_version=image.model_version)
+    items = similar_to_vector(image.embedding, k=k, exclude_image_id=image.pk, model_version=image.model_version)
+    return [i for i in items if i.artwork.pk != artwork.pk]
+
+
+def artwork_copies(*, artwork: Artwork) -> list[Artwork]:
+    """Other artworks in the same duplicate group as this one (for "also appears as")."""
+    image_ids = list(artwork.images.values_list("id", flat=True))
+    if not image_ids:
+        return []
+    pairs = (
+        DuplicatePair.objects.filter(Q(image_a__in=image_ids) | Q(image_b__in=image_ids))
+        .exclude(status=DuplicatePair.Status.REJECTED)
+        .values_list("image_a__artwork_id", "image_b__artwork_id")
+    )
+    other = {a for pair in pairs for a in pair} - {artwork.pk}
+    return list(Artwork.objects.filter(pk__in=other).select_related("artist"))
 
 
 @dataclass(frozen=True)

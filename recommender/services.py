@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 
 from ml.images import ImageError, decode_image
 from recommender.catalogue import CatalogueRow, RowError
-from recommender.models import Artist, Artwork, ArtworkImage
+from recommender.models import Artist, Artwork, ArtworkImage, DuplicatePair
 
 logger = logging.getLogger(__name__)
 
@@ -207,3 +207,19 @@ def _artwork_for(path: Path, meta: dict[str, str] | None) -> Artwork:
         **{k: (meta.get(k) or "")[:n] for k, n in (("date", 100), ("technique", 500), ("location", 500),
                                                     ("form", 64), ("type", 64), ("school", 64), ("timeframe", 32))},
     )
+
+
+# --------------------------------------------------------------------------- duplicates
+def duplicate_pair_record(*, first: ArtworkImage, second: ArtworkImage, verdict: str, cosine: float,
+                          inliers: int, evidence: dict[str, object]) -> DuplicatePair:
+    """Store a candidate pair (one row per unordered pair). Fresh evidence updates the scores,
+    but never a decision staff already made on the pair."""
+    a, b = sorted((first.pk, second.pk))
+    pair, created = DuplicatePair.objects.get_or_create(
+        image_a_id=a, image_b_id=b,
+        defaults={"verdict": verdict, "cosine": cosine, "inliers": inliers, "evidence": evidence},
+    )
+    if not created and pair.status == DuplicatePair.Status.CANDIDATE:
+        pair.verdict, pair.cosine, pair.inliers, pair.evidence = verdict, cosine, inliers, evidence
+        pair.save(update_fields=["verdict", "cosine", "inliers", "evidence", "updated_at"])
+    return pair

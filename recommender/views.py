@@ -5,8 +5,11 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django_ratelimit.decorators import ratelimit
 
-from recommender import selectors
+from ml.images import ImageError
+from recommender import api, jobs, presentation, search, selectors
+from recommender.forms import ImageQueryForm
 from recommender.models import Artist, Artwork
 
 
@@ -39,6 +42,7 @@ def artwork_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "artwork": artwork,
             "image": selectors.artwork_primary_image(artwork),
             "similar": selectors.artwork_similar_list(artwork=artwork),
+            "copies": selectors.artwork_copies(artwork=artwork),
         },
     )
 
@@ -64,3 +68,26 @@ def healthz(request: HttpRequest) -> JsonResponse:
         cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
         row = cur.fetchone()
     return JsonResponse({"ok": True, "pgvector": row[0] if row else None})
+
+
+@ratelimit(key="ip", rate=api.QUERY_RATE, method="POST", block=False)
+def search_image(request: HttpRequest) -> HttpResponse:
+    """Visitor upload: find the artwork in a photo and its look-alikes."""
+    if request.method != "POST":
+        return render(request, "recommender/search_image.html", {"form": ImageQueryForm()})
+    if getattr(request, "limited", False):
+        return render(request, "recommender/search_image.html",
+                      {"form": ImageQueryForm(), "error": "Too many queries from your address; wait a minute."},
+                      status=429)
+    form = ImageQueryForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render(request, "recommender/search_image.html", {"form": form}, status=400)
+    try:
+        result = search.image_query(data=form.cleaned_data["image"], embed=jobs.embed_query)
+    except ImageError as exc:
+        form.add_error("image", str(exc))
+        return render(request, "recommender/search_image.html", {"form": form}, status=400)
+    except jobs.WorkerUnavailable as exc:
+        return render(request, "recommender/search_image.html", {"form": form, "error": str(exc)}, status=503)
+    return render(request, "recommender/search_results.html", {"result": result,
+                  **presentation.query_pictures(result)})

@@ -1,0 +1,41 @@
+"""JSON API (v1). Thin: parse, call search, serialise."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
+
+from ml.images import ImageError
+from recommender import jobs, search
+from recommender.forms import ImageQueryForm
+
+QUERY_RATE = "30/m"
+
+
+def error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@csrf_exempt  # an anonymous, side-effect-free query endpoint for scripts; nothing is stored
+@require_POST
+@ratelimit(key="ip", rate=QUERY_RATE, method="POST", block=False)
+def search_image(request: HttpRequest) -> JsonResponse:
+    if getattr(request, "limited", False):
+        return error(429, f"too many queries; the limit is {QUERY_RATE} per address")
+    form = ImageQueryForm(request.POST, request.FILES)
+    if not form.is_valid():
+        errors = form.errors.get("image") or ["send the image as multipart field 'image'"]
+        return error(400, " ".join(errors))
+    try:
+        result = search.image_query(data=form.cleaned_data["image"], embed=jobs.embed_query)
+    except ImageError as exc:
+        return error(400, str(exc))
+    except jobs.WorkerUnavailable as exc:
+        return error(503, str(exc))
+    try:
+        limit = max(1, min(100, int(request.GET.get("limit", 20))))
+    except ValueError:
+        limit = 20
+    return JsonResponse(result.as_json(limit=limit))

@@ -1,0 +1,185 @@
+"""Image query, top to bottom: decode → embedding (worker) → cosine shortlist in SQL →
+ORB/FLANN verification of the candidates the rules need → verdicts → one entry per
+duplicate group. Runs in the web process: no torch here (the embedding comes from a
+`query` worker, or from an in-process callable for the CLI and evaluation)."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from pgvector.django import CosineDistance
+
+from ml.images import decode_image
+from ml.keypoints import Keypoints, MatchResult, QueryMatcher
+from ml.rules import Decision, Thresholds, Verdict, overall_verdict
+from recommender.models import Artwork, ArtworkImage
+from recommender.selectors import duplicate_groups
+
+Embedder = Callable[[bytes], dict[str, Any]]
+
+
+@lru_cache(maxsize=1)
+def _thresholds_cached(items: tuple[tuple[str, Any], ...]) -> Thresholds:
+    return Thresholds.from_mapping(dict(items))
+
+
+def thresholds() -> Thresholds:
+    """The rules from settings (validated once; a bad setting fails loudly)."""
+    return _thresholds_cached(tuple(sorted(settings.ARTSEARCH_THRESHOLDS.items())))
+
+
+@dataclass
+class Candidate:
+    image: ArtworkImage
+    cosine: float
+    decision: Decision
+    match: MatchResult | None = None
+    also: list[Artwork] = field(default_factory=list)  # other members of its duplicate group
+
+    @property
+    def artwork(self) -> Artwork:
+        return self.image.artwork
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.decision.verdict
+
+    @property
+    def inliers(self) -> int:
+        return self.match.inliers if self.match else 0
+
+    def as_json(self) -> dict[str, Any]:
+        art = self.artwork
+        return {
+            "artwork_id": art.pk,
+            "title": art.title,
+            "author": art.author_display,
+            "url": art.url,
+            "image_id": self.image.pk,
+            "source_name": self.image.source_name,
+            "cosine": round(self.cosine, 4),
+            "inliers": self.inliers,
+            "mirrored": bool(self.match and self.match.mirrored),
+            "verdict": str(self.verdict),
+            "reason": self.decision.reason,
+            "also_appears_as": [{"artwork_id": a.pk, "title": a.title} for a in self.also],
+        }
+
+
+@dataclass
+class ImageQueryResult:
+    verdict: Verdict
+    candidates: list[Candidate]
+    timings: dict[str, float]
+    query_rgb: np.ndarray
+    matcher: QueryMatcher
+    cam: np.ndarray | None = None
+    predictions: dict[str, list[list[Any]]] = field(default_factory=dict)
+
+    def as_json(self, *, limit: int = 20) -> dict[str, Any]:
+        return {
+            "verdict": str(self.verdict),
+            "results": [c.as_json() for c in self.candidates[:limit]],
+            "timings_ms": {k: round(v * 1000, 1) for k, v in self.timings.items()},
+            "predictions": self.predictions,
+        }
+
+
+def shortlist(vector: Iterable[float], *, model_version: str, k: int, exclude_image_id: int | None = None
+              ) -> list[tuple[ArtworkImage, float]]:
+    """Top-k indexed images by cosine (HNSW), same model version, hidden duplicates left out."""
+    qs = ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED, model_version=model_version,
+                                     artwork__duplicate_of__isnull=True)
+    if exclude_image_id is not None:
+        qs = qs.exclude(pk=exclude_image_id)
+    rows = (
+        qs.select_related("artwork", "artwork__artist")
+        .defer("embedding")
+        .annotate(distance=CosineDistance("embedding", list(vector)))
+        .order_by("distance")[:k]
+    )
+    return [(img, 1.0 - float(img.distance)) for img in rows]
+
+
+def verify(matcher: QueryMatcher, items: list[tuple[ArtworkImage, float]], rules: Thresholds) -> list[Candidate]:
+    """Decide every shortlisted candidate; geometric matching only where the rules need it."""
+    out: list[Candidate] = []
+    q_kps = len(matcher)
+    for image, cosine in items:
+        match = None
+        if rules.needs_verification(cosine, q_kps, image.n_keypoints) and image.keypoints:
+            match = matcher.match(Keypoints.from_bytes(image.keypoints), min_inliers=rules.required_inliers(cosine))
+        decision = rules.decide(cosine=cosine, query_keypoints=q_kps, candidate_keypoints=image.n_keypoints,
+                                match=match)
+        out.append(Candidate(image=image, cosine=cosine, decision=decision, match=match))
+    # Verified copies first (strongest evidence first), then by CNN similarity.
+    rank = {Verdict.DUPLICATE: 0, Verdict.DETAIL: 1, Verdict.SIMILAR: 2, Verdict.UNRELATED: 3}
+    out.sort(key=lambda c: (rank[c.verdict], -c.inliers if c.verdict in (Verdict.DUPLICATE, Verdict.DETAIL) else 0,
+                            -c.cosine))
+    return out
+
+
+def collapse_groups(candidates: list[Candidate]) -> list[Candidate]:
+    """One entry per duplicate group (the best-ranked member), others listed as `also`.
+    Several images of one artwork count as one group too."""
+    groups = duplicate_groups(c.image.pk for c in candidates)
+    by_artwork: dict[int, int] = {}
+    kept: dict[int, Candidate] = {}
+    out: list[Candidate] = []
+    for c in candidates:
+        root = groups.get(c.image.pk, c.image.pk)
+        root = by_artwork.setdefault(c.artwork.pk, root)
+        if root in kept:
+            if c.artwork.pk != kept[root].artwork.pk and c.artwork not in kept[root].also:
+                kept[root].also.append(c.artwork)
+            continue
+        kept[root] = c
+        out.append(c)
+    return out
+
+
+def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_image_id: int | None = None
+                ) -> ImageQueryResult:
+    """Run one image query. Raises ml.images.ImageError for an unusable upload (nothing stored)."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    rgb = decode_image(data, max_pixels=settings.ARTSEARCH_MAX_PIXELS)
+    timings["decode"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    emb = embed(data)
+    timings["embed"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    items = shortlist(emb["vector"], model_version=emb["model_version"], k=k or settings.ARTSEARCH_SHORTLIST,
+                      exclude_image_id=exclude_image_id)
+    timings["shortlist"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    rules = thresholds()
+    matcher = QueryMatcher.from_image(rgb, conclusive_inliers=rules.N)
+    candidates = collapse_groups(verify(matcher, items, rules))
+    timings["verify"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+
+    cam = np.asarray(emb["cam"], dtype=np.float32) / 255.0 if emb.get("cam") is not None else None
+    return ImageQueryResult(
+        verdict=overall_verdict(c.decision for c in candidates),
+        candidates=candidates,
+        timings=timings,
+        query_rgb=rgb,
+        matcher=matcher,
+        cam=cam,
+        predictions=emb.get("predictions") or {},
+    )
+
+
+def png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
