@@ -37,7 +37,9 @@ def test_it_attaches_images_through_a_manifest(tmp_path: Path) -> None:
 
 
 @pytest.mark.django_db
-def test_any_folder_of_images_becomes_artworks_and_bad_files_are_reported(tmp_path: Path, demo_images: list[Path]) -> None:
+def test_any_folder_of_images_becomes_artworks_and_bad_files_are_reported(
+    tmp_path: Path, demo_images: list[Path]
+) -> None:
     shutil.copy(demo_images[0], tmp_path / "My_Favourite-painting.jpg")
     (tmp_path / "sub").mkdir()
     shutil.copy(demo_images[1], tmp_path / "sub" / "other.JPG")

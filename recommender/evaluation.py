@@ -1,0 +1,120 @@
+"""Duplicate-detection evaluation over a folder of images, inside a transaction that is
+rolled back: originals are indexed in-process, perturbed copies and distractors are queried
+through the same `search.image_query` path the web uses, then everything is undone."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from django.db import transaction
+from django.test.utils import override_settings
+
+from ml.evaluate import QueryOutcome, format_report, summarise
+from ml.images import ImageError, decode_image_file
+from ml.perturb import PERTURBATIONS, expected_verdict
+from ml.rules import Verdict
+from recommender import search
+from recommender.models import Artwork, ArtworkImage
+from recommender.services import IMAGE_SUFFIXES, image_attach
+
+logger = logging.getLogger(__name__)
+
+
+class _Rollback(Exception):
+    pass
+
+
+@dataclass
+class DuplicateEvalConfig:
+    images: Path
+    originals: int = 800
+    queries: int = 100
+    distractors: int = 100
+    seed: int = 0
+    families: list[str] | None = None
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError("cannot encode query image")
+    return buf.tobytes()
+
+
+def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], None] = logger.info
+                        ) -> tuple[dict[str, Any], str, list[QueryOutcome]]:
+    """Returns (summary, report text, outcomes)."""
+    from recommender.pipeline import image_index_batch, query_embedding
+
+    files = sorted(p for p in cfg.images.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    rng = np.random.default_rng(cfg.seed)
+    rng.shuffle(files)
+    need = cfg.originals + cfg.distractors
+    if len(files) < min(need, 2):
+        raise ValueError(f"{cfg.images}: found {len(files)} images, need at least 2")
+    distractor_files = files[: cfg.distractors]
+    original_files = files[cfg.distractors : cfg.distractors + cfg.originals]
+    families = cfg.families or list(PERTURBATIONS)
+    outcomes: list[QueryOutcome] = []
+    with tempfile.TemporaryDirectory() as media, override_settings(MEDIA_ROOT=media):
+        try:
+            with transaction.atomic():
+                t0 = time.perf_counter()
+                ids: dict[int, Path] = {}
+                for path in original_files:
+                    try:
+                        art = Artwork.objects.create(title=path.stem, source=Artwork.Source.IMPORT)
+                        img, created = image_attach(artwork=art, data=path.read_bytes(), source_name=path.name)
+                    except ImageError:
+                        continue
+                    if created:
+                        ids[img.pk] = path
+                id_list = list(ids)
+                for i in range(0, len(id_list), 16):
+                    image_index_batch(id_list[i : i + 16])
+                progress(f"indexed {len(id_list)} originals in {time.perf_counter() - t0:.0f}s")
+                artwork_of = dict(ArtworkImage.objects.filter(pk__in=id_list).values_list("pk", "artwork_id"))
+                backgrounds = [decode_image_file(p) for p in distractor_files[:5]] or None
+
+                def run(query_id: str, family: str, rgb: np.ndarray, expected: int | None, verdict: Verdict) -> None:
+                    t = time.perf_counter()
+                    res = search.image_query(data=_png(rgb), embed=query_embedding)
+                    secs = time.perf_counter() - t
+                    top = res.candidates[0].artwork.pk if res.candidates else None
+                    outcomes.append(QueryOutcome(query_id=query_id, family=family, expected_artwork=expected,
+                                                 expected_verdict=verdict, top1_artwork=top,
+                                                 verdict=res.verdict, seconds=secs))
+
+                for qi, image_id in enumerate(id_list[: cfg.queries]):
+                    rgb = decode_image_file(ids[image_id])
+                    bg = backgrounds[qi % len(backgrounds)] if backgrounds else np.full_like(rgb, 200)
+                    for family in families:
+                        strengths = PERTURBATIONS[family]
+                        # One strength per family per original, rotating, so every strength is covered.
+                        strength, fn = strengths[qi % len(strengths)]
+                        child = np.random.default_rng([cfg.seed, qi, len(family), len(strength)])
+                        copy = fn(rgb, child, bg)
+                        run(f"{ids[image_id].name}/{family}/{strength}", family, copy, artwork_of[image_id],
+                            expected_verdict(family))
+                    if (qi + 1) % 10 == 0:
+                        progress(f"queried copies of {qi + 1} originals")
+                for path in distractor_files:
+                    try:
+                        rgb = decode_image_file(path)
+                    except ImageError:
+                        continue
+                    run(path.name, "distractor", rgb, None, Verdict.UNRELATED)
+                raise _Rollback
+        except _Rollback:
+            pass
+    summary = summarise(outcomes)
+    summary["collection_size"] = len(original_files)
+    return summary, format_report(summary), outcomes

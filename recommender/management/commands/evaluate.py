@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Measure accuracy and speed: `evaluate duplicates --images DIR` (perturbation suite)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="what", required=True)
+        dup = sub.add_parser("duplicates", help="perturbed copies and distractors against an index of originals")
+        dup.add_argument("--images", type=Path, required=True)
+        dup.add_argument("--originals", type=int, default=800, help="images indexed as the collection")
+        dup.add_argument("--queries", type=int, default=100, help="originals whose copies are queried")
+        dup.add_argument("--distractors", type=int, default=100, help="images left out of the index and queried")
+        dup.add_argument("--families", nargs="*", default=None)
+        dup.add_argument("--seed", type=int, default=0)
+        dup.add_argument("--json", type=Path, help="also write the summary and every outcome here")
+        self._add_text(sub)
+
+    def _add_text(self, sub: Any) -> None:
+        """Text evaluation lives in recommender.text_evaluation when captions are built."""
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["what"] == "duplicates":
+            self._duplicates(opts)
+
+    def _duplicates(self, opts: dict[str, Any]) -> None:
+        from recommender.evaluation import DuplicateEvalConfig, evaluate_duplicates
+
+        if not opts["images"].is_dir():
+            raise CommandError(f"{opts['images']}: not a folder")
+        cfg = DuplicateEvalConfig(images=opts["images"], originals=opts["originals"], queries=opts["queries"],
+                                  distractors=opts["distractors"], seed=opts["seed"], families=opts["families"])
+        try:
+            summary, report, outcomes = evaluate_duplicates(cfg, progress=lambda m: self.stderr.write(m))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(report)
+        if opts["json"]:
+            opts["json"].write_text(json.dumps({"summary": summary, "outcomes": [o.__dict__ for o in outcomes]},
+                                               indent=1, default=str))
