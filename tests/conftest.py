@@ -3,6 +3,7 @@ a temporary media folder, and a real Celery worker process for tests that need o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -40,10 +41,9 @@ def _purge_queues() -> None:
 
     with app.connection_for_write() as conn:
         for queue in ("gpu", "query", "default"):
-            try:
+            # A queue that never existed is already empty.
+            with contextlib.suppress(Exception):
                 conn.default_channel.queue_purge(queue)
-            except Exception:  # noqa: BLE001 - a queue that never existed is already empty
-                pass
 
 
 class WorkerProcess:
@@ -64,8 +64,9 @@ class WorkerProcess:
         cmd = [sys.executable, "-m", "celery", "-A", "artsearch", "worker", "-Q", queues, "-c", "1",
                "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h", "--without-gossip", "--without-mingle",
                "-l", "INFO"]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
         from artsearch.celery import app
 
         deadline = time.monotonic() + 180
