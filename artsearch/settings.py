@@ -141,6 +141,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "recommender.tasks.index_images": {"queue": "gpu"},
+    "recommender.tasks.process_upload": {"queue": "gpu"},
     "recommender.tasks.embed_query": {"queue": "query"},
 }
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "1800")

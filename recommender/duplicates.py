@@ -22,7 +22,7 @@ class ScanOutcome:
     failed: int = 0
 
 
-def image_duplicates_check(image: ArtworkImage, *, k: int = 100) -> list[Candidate]:
+def image_duplicates_check(image: ArtworkImage, *, k: int = 100, source: str = "scan") -> list[Candidate]:
     """Find and record duplicate/detail partners of one indexed image; returns them."""
     with image.file.open("rb") as fh:
         rgb = decode_image(fh.read())
@@ -34,7 +34,7 @@ def image_duplicates_check(image: ArtworkImage, *, k: int = 100) -> list[Candida
         if c.image.artwork_id == image.artwork_id:
             continue  # two images of one artwork are not a duplicate to review
         services.duplicate_pair_record(
-            first=image, second=c.image, verdict=str(c.verdict), cosine=c.cosine, inliers=c.inliers,
+            first=image, second=c.image, verdict=str(c.verdict), cosine=c.cosine, inliers=c.inliers, source=source,
             evidence={"reason": c.decision.reason, "mirrored": bool(c.match and c.match.mirrored),
                       "coverage_query": c.match.coverage_query if c.match else None,
                       "coverage_candidate": c.match.coverage_candidate if c.match else None},

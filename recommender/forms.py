@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 
@@ -20,3 +22,77 @@ class ImageQueryForm(forms.Form):
         if not data:
             raise forms.ValidationError("The file is empty.")
         return data
+
+
+ALLOWED_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+
+
+def _check_upload(f: Any) -> None:
+    if f.size > settings.ARTSEARCH_MAX_UPLOAD_BYTES:
+        raise forms.ValidationError(
+            f"{f.name} is {f.size / 1e6:.1f} MB; the limit is {settings.ARTSEARCH_MAX_UPLOAD_BYTES / 1e6:.0f} MB."
+        )
+    if not f.name.lower().endswith(ALLOWED_SUFFIXES):
+        raise forms.ValidationError(f"{f.name}: allowed formats are {', '.join(ALLOWED_SUFFIXES)}.")
+
+
+class ArtworkUploadForm(forms.Form):
+    image = forms.FileField(widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
+    artist = forms.CharField(max_length=255, required=False,
+                             help_text="As in the catalogue, e.g. 'ANGELICO, Fra'; a new name creates an artist.")
+    title = forms.CharField(max_length=500)
+    date = forms.CharField(max_length=100, required=False)
+    technique = forms.CharField(max_length=500, required=False)
+    location = forms.CharField(max_length=500, required=False)
+    form = forms.CharField(max_length=64, required=False, label="Form", help_text="painting, sculpture, …")
+    type = forms.CharField(max_length=64, required=False, help_text="religious, portrait, landscape, …")
+    school = forms.CharField(max_length=64, required=False)
+    timeframe = forms.CharField(max_length=32, required=False, help_text="e.g. 1501-1550")
+    caption = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                              help_text="A description in your own words (used by text search).")
+
+    def clean_image(self) -> Any:
+        f = self.cleaned_data["image"]
+        _check_upload(f)
+        return f
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Django's documented pattern for an <input type=file multiple>."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*,.zip"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        items = data if isinstance(data, (list, tuple)) else [data]
+        return [super(MultipleFileField, self).clean(d, initial) for d in items]
+
+
+class BulkUploadForm(forms.Form):
+    files = MultipleFileField(
+        help_text="Several images, or one .zip with the images and a manifest.csv "
+        "(columns: file, title, artist, date, technique, location, form, type, school, timeframe).",
+    )
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("kept", "Keep as a new artwork"), ("duplicate", "Mark as duplicate"),
+                                          ("withdrawn", "Withdraw the upload")])
+    duplicate_of = forms.IntegerField(required=False)
+
+
+class ReportDuplicateForm(forms.Form):
+    other = forms.CharField(max_length=500, label="Duplicate of (artwork number or its address)")
+    note = forms.CharField(max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_other(self) -> int:
+        raw = self.cleaned_data["other"].strip().rstrip("/")
+        tail = raw.rsplit("/", 1)[-1]
+        if not tail.isdigit():
+            raise forms.ValidationError("Give the other artwork's number or its page address.")
+        return int(tail)

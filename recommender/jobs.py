@@ -13,6 +13,12 @@ from artsearch.celery import app
 
 INDEX_TASK = "recommender.tasks.index_images"
 EMBED_QUERY_TASK = "recommender.tasks.embed_query"
+UPLOAD_TASK = "recommender.tasks.process_upload"
+
+
+def enqueue_upload(upload_id: int) -> str:
+    """Features → keypoints → duplicate check for one curator upload, on the `gpu` queue."""
+    return app.send_task(UPLOAD_TASK, args=[upload_id], queue="gpu").id
 
 
 def enqueue_index(image_ids: Sequence[int], *, force: bool = False) -> list[str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from pgvector.django import HnswIndex, VectorField
 
 FEATURE_DIM = 512
+TEXT_DIM = 384  # all-MiniLM-L6-v2
 
 
 def display_author(name: str) -> str:
@@ -131,6 +133,11 @@ class DuplicatePair(models.Model):
         CONFIRMED = "confirmed", "Confirmed"
         REJECTED = "rejected", "Rejected"
 
+    class Source(models.TextChoices):
+        SCAN = "scan", "Duplicate scan"
+        UPLOAD = "upload", "Curator upload"
+        REPORT = "report", "Visitor report"
+
     image_a = models.ForeignKey(ArtworkImage, on_delete=models.CASCADE, related_name="+")
     image_b = models.ForeignKey(ArtworkImage, on_delete=models.CASCADE, related_name="+")
     verdict = models.CharField(max_length=16, choices=Verdict.choices)
@@ -138,6 +145,10 @@ class DuplicatePair(models.Model):
     cosine = models.FloatField()
     inliers = models.PositiveIntegerField(default=0)
     evidence = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SCAN)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -150,3 +161,92 @@ class DuplicatePair(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image_a_id}~{self.image_b_id} ({self.verdict})"
+
+
+class Upload(models.Model):
+    """A curator's upload and where the workers are with it."""
+
+    class Stage(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        FEATURES = "features", "Computing features"
+        KEYPOINTS = "keypoints", "Computing keypoints"
+        DUPLICATES = "duplicates", "Checking for duplicates"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Decision(models.TextChoices):
+        NONE = "", "No decision needed"
+        PENDING = "pending", "Waiting for the curator"
+        KEPT = "kept", "Kept as a new artwork"
+        DUPLICATE = "duplicate", "Marked as a duplicate"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    artwork = models.ForeignKey(Artwork, null=True, on_delete=models.SET_NULL, related_name="uploads")
+    image = models.ForeignKey(ArtworkImage, null=True, on_delete=models.SET_NULL, related_name="uploads")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                    related_name="uploads")
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.QUEUED)
+    error = models.TextField(blank=True)
+    decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.NONE, blank=True)
+    matches = models.JSONField(default=list, blank=True)
+    batch = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"upload {self.pk} ({self.stage})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("upload_status", args=[self.pk])
+
+
+class AuditLog(models.Model):
+    """Who did what to which object, and when (staff and curator actions)."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=120, help_text="model:id")
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"
+
+
+class Caption(models.Model):
+    """A text describing an artwork, from one source, with its sentence embedding."""
+
+    class Source(models.TextChoices):
+        CATALOGUE = "catalogue", "Catalogue metadata"
+        COMMENTARY = "commentary", "WGA commentary"
+        CURATOR = "curator", "Curator"
+        MACHINE = "machine", "Machine"
+
+    artwork = models.ForeignKey(Artwork, on_delete=models.CASCADE, related_name="captions")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    text = models.TextField()
+    # Long commentaries are embedded in chunks; `chunk` numbers them (0 for short texts).
+    chunk = models.PositiveSmallIntegerField(default=0)
+    embedding = VectorField(dimensions=TEXT_DIM, null=True, blank=True)
+    model_version = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["artwork_id", "source", "chunk"]
+        constraints = [
+            models.UniqueConstraint(fields=["artwork", "source", "chunk"], name="caption_unique_chunk"),
+        ]
+        indexes = [
+            HnswIndex(name="caption_embedding_hnsw", fields=["embedding"], m=16, ef_construction=64,
+                      opclasses=["vector_cosine_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.text[:60]}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from ml.images import ImageError, decode_image
 from ml.keypoints import orb_keypoints
-from recommender.models import ArtworkImage
+from recommender.models import ArtworkImage, Upload
 
 if TYPE_CHECKING:
     from ml.extract import FeatureExtractor
@@ -60,7 +60,8 @@ class IndexOutcome:
     seconds: float = 0.0
 
 
-def image_index_batch(image_ids: Sequence[int], *, force: bool = False) -> IndexOutcome:
+def image_index_batch(image_ids: Sequence[int], *, force: bool = False,
+                      progress: Callable[[str], None] | None = None) -> IndexOutcome:
     """Compute and store vector + keypoints for these images. Idempotent: images already
     indexed by the current model version are skipped unless `force`; a re-run after a killed
     worker just redoes the same rows with the same values."""
@@ -85,6 +86,8 @@ def image_index_batch(image_ids: Sequence[int], *, force: bool = False) -> Index
         todo.append((row, rgb))
     if todo:
         results = extractor.extract_detailed([rgb for _, rgb in todo])
+        if progress is not None:
+            progress("keypoints")
         now = timezone.now()
         with transaction.atomic():
             for (row, rgb), res in zip(todo, results, strict=True):
@@ -117,3 +120,35 @@ def query_embedding(data: bytes) -> dict[str, Any]:
         "cam": (res.cam * 255).astype("uint8").tolist() if res.cam is not None else None,
         "predictions": {t: [[c, float(p)] for c, p in preds] for t, preds in res.predictions.items()},
     }
+
+
+def _stage(upload_id: int, stage: str, **fields: Any) -> None:
+    Upload.objects.filter(pk=upload_id).update(stage=stage, updated_at=timezone.now(), **fields)
+
+
+def upload_process(upload_id: int) -> str:
+    """features → keypoints → duplicate check → done, each stage visible on the status page.
+    Idempotent: a re-delivered task redoes the same stages with the same results."""
+    from recommender.duplicates import image_duplicates_check
+
+    upload = Upload.objects.select_related("image").get(pk=upload_id)
+    if upload.stage == Upload.Stage.DONE or upload.image is None:
+        return upload.stage
+    _stage(upload_id, Upload.Stage.FEATURES, error="")
+    out = image_index_batch([upload.image.pk], progress=lambda s: _stage(upload_id, Upload.Stage.KEYPOINTS))
+    image = ArtworkImage.objects.get(pk=upload.image.pk)
+    if out.failed or image.status != ArtworkImage.Status.INDEXED:
+        _stage(upload_id, Upload.Stage.FAILED, error=image.error or "indexing failed")
+        return Upload.Stage.FAILED
+    _stage(upload_id, Upload.Stage.DUPLICATES)
+    found = image_duplicates_check(image, source="upload")
+    matches = [{"artwork_id": c.artwork.pk, "image_id": c.image.pk, "verdict": str(c.verdict),
+                "cosine": round(c.cosine, 4), "inliers": c.inliers, "reason": c.decision.reason}
+               for c in found if c.artwork.pk != image.artwork_id]
+    decision = Upload.Decision.PENDING if matches else Upload.Decision.NONE
+    _stage(upload_id, Upload.Stage.DONE, matches=matches, decision=decision)
+    return Upload.Stage.DONE
+
+
+def upload_failed(upload_id: int, reason: str) -> None:
+    _stage(upload_id, Upload.Stage.FAILED, error=reason[:2000])

@@ -11,7 +11,6 @@ import numpy as np
 
 from ml.images import ImageError, decode_image
 from ml.rules import Verdict
-from ml.visualize import draw_matches, heatmap_overlay
 from recommender.search import ImageQueryResult, png_data_uri
 
 logger = logging.getLogger(__name__)
@@ -27,6 +26,8 @@ def _thumbnail_uri(rgb: np.ndarray, max_side: int = 480) -> str:
 
 def query_pictures(result: ImageQueryResult) -> dict[str, Any]:
     """Context for the template: `query_uri`, `heatmap_uri`, and `evidence` {candidate index: uri}."""
+    from ml.visualize import draw_matches, heatmap_overlay
+
     ctx: dict[str, Any] = {"query_uri": _thumbnail_uri(result.query_rgb), "heatmap_uri": None, "evidence": {}}
     if result.cam is not None:
         ctx["heatmap_uri"] = png_data_uri(heatmap_overlay(result.query_rgb, result.cam))
@@ -45,3 +46,19 @@ def query_pictures(result: ImageQueryResult) -> dict[str, Any]:
     for idx, cand in enumerate(result.candidates):
         cand.evidence_uri = ctx["evidence"].get(idx)  # type: ignore[attr-defined]
     return ctx
+
+
+def pair_picture(pair: Any) -> str | None:
+    """Inlier matches between the two images of a duplicate pair (PNG data URI), or None."""
+    from ml.keypoints import QueryMatcher, orb_keypoints
+    from ml.visualize import draw_matches
+
+    try:
+        with pair.image_a.file.open("rb") as fh:
+            a = decode_image(fh.read())
+        with pair.image_b.file.open("rb") as fh:
+            b = decode_image(fh.read())
+    except (OSError, ImageError):
+        return None
+    match = QueryMatcher.from_image(a).match(orb_keypoints(b))
+    return png_data_uri(draw_matches(a, b, match)) if match.inliers else None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q, QuerySet
 from pgvector.django import CosineDistance
 
-from recommender.models import Artwork, ArtworkImage, DuplicatePair
+from recommender.models import Artwork, ArtworkImage, AuditLog, DuplicatePair, Upload
 
 FACETS = ("form", "type", "school", "timeframe")
 
@@ -157,3 +157,61 @@ def indexing_progress() -> IndexingProgress:
         pending=counts.get(ArtworkImage.Status.PENDING, 0),
         failed=counts.get(ArtworkImage.Status.FAILED, 0),
     )
+
+
+# --------------------------------------------------------------------------- uploads and review
+UPLOAD_STEPS = ["queued", "features", "keypoints", "duplicates", "done"]
+
+
+def upload_state(upload: Upload) -> dict[str, object]:
+    """What the live status page shows (and polls as JSON)."""
+    return {
+        "id": upload.pk,
+        "stage": upload.stage,
+        "stage_label": upload.get_stage_display(),
+        "step": UPLOAD_STEPS.index(upload.stage) if upload.stage in UPLOAD_STEPS else -1,
+        "steps": UPLOAD_STEPS,
+        "error": upload.error,
+        "decision": upload.decision,
+        "matches": len(upload.matches or []),
+        "artwork_id": upload.artwork_id,
+    }
+
+
+def upload_matches(upload: Upload) -> list[dict[str, object]]:
+    ids = [m["artwork_id"] for m in upload.matches or []]
+    arts = {a.pk: a for a in Artwork.objects.filter(pk__in=ids).select_related("artist").prefetch_related("images")}
+    return [{**m, "artwork": arts[m["artwork_id"]]} for m in upload.matches or [] if m["artwork_id"] in arts]
+
+
+def batch_progress(uploads: list[Upload]) -> dict[str, object]:
+    total = len(uploads)
+    finished = sum(u.stage in (Upload.Stage.DONE, Upload.Stage.FAILED) for u in uploads)
+    return {
+        "total": total,
+        "finished": finished,
+        "failed": sum(u.stage == Upload.Stage.FAILED for u in uploads),
+        "warnings": sum(u.decision == Upload.Decision.PENDING for u in uploads),
+        "percent": int(100 * finished / total) if total else 100,
+    }
+
+
+def review_queue(*, status: str = "candidate") -> QuerySet[DuplicatePair]:
+    """Candidate pairs, most confident first (geometric evidence, then CNN similarity)."""
+    return (
+        DuplicatePair.objects.filter(status=status)
+        .select_related("image_a__artwork__artist", "image_b__artwork__artist", "decided_by")
+        .order_by("-inliers", "-cosine", "id")
+    )
+
+
+def audit_for(obj: object) -> QuerySet[AuditLog]:
+    target = f"{obj._meta.model_name}:{obj.pk}"  # type: ignore[attr-defined]
+    return AuditLog.objects.filter(target=target).select_related("actor")
+
+
+def pair_evidence(pair: DuplicatePair) -> str | None:
+    """The inlier keypoint picture for a pair (a PNG data URI), computed from the stored images."""
+    from recommender.presentation import pair_picture
+
+    return pair_picture(pair)

@@ -12,13 +12,17 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from ml.images import ImageError, decode_image
+from recommender import jobs
 from recommender.catalogue import CatalogueRow, RowError
-from recommender.models import Artist, Artwork, ArtworkImage, DuplicatePair
+from recommender.models import Artist, Artwork, ArtworkImage, AuditLog, Caption, DuplicatePair, Upload
 
 logger = logging.getLogger(__name__)
 
@@ -211,15 +215,245 @@ def _artwork_for(path: Path, meta: dict[str, str] | None) -> Artwork:
 
 # --------------------------------------------------------------------------- duplicates
 def duplicate_pair_record(*, first: ArtworkImage, second: ArtworkImage, verdict: str, cosine: float,
-                          inliers: int, evidence: dict[str, object]) -> DuplicatePair:
+                          inliers: int, evidence: dict[str, object], source: str = "scan") -> DuplicatePair:
     """Store a candidate pair (one row per unordered pair). Fresh evidence updates the scores,
     but never a decision staff already made on the pair."""
     a, b = sorted((first.pk, second.pk))
     pair, created = DuplicatePair.objects.get_or_create(
         image_a_id=a, image_b_id=b,
-        defaults={"verdict": verdict, "cosine": cosine, "inliers": inliers, "evidence": evidence},
+        defaults={"verdict": verdict, "cosine": cosine, "inliers": inliers, "evidence": evidence, "source": source},
     )
     if not created and pair.status == DuplicatePair.Status.CANDIDATE:
         pair.verdict, pair.cosine, pair.inliers, pair.evidence = verdict, cosine, inliers, evidence
         pair.save(update_fields=["verdict", "cosine", "inliers", "evidence", "updated_at"])
     return pair
+
+
+# --------------------------------------------------------------------------- audit
+def audit(*, actor: Any, action: str, target: models.Model, **details: object) -> AuditLog:
+    return AuditLog.objects.create(
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        action=action,
+        target=f"{target._meta.model_name}:{target.pk}",
+        details=details,
+    )
+
+
+# --------------------------------------------------------------------------- curator uploads
+UPLOAD_FIELDS = ("title", "date", "technique", "location", "form", "type", "school", "timeframe")
+
+
+@transaction.atomic
+def artwork_upload(*, user: Any, data: bytes, source_name: str, metadata: dict[str, str], artist_name: str = "",
+                   batch: str = "") -> Upload:
+    """Create an artwork from a curator's upload and queue it for the workers.
+
+    Raises ImageError for a file that is not a usable image (nothing is stored then).
+    """
+    decode_image(data)  # validate before anything is written
+    artist = None
+    if artist_name.strip():
+        artist, _ = Artist.objects.get_or_create(name=artist_name.strip()[:255])
+    fields = {k: (metadata.get(k) or "").strip() for k in UPLOAD_FIELDS}
+    fields["title"] = fields["title"] or _title_from_filename(source_name)
+    artwork = Artwork.objects.create(artist=artist, source=Artwork.Source.UPLOAD, **fields)
+    if (metadata.get("caption") or "").strip():
+        Caption.objects.create(artwork=artwork, source=Caption.Source.CURATOR, text=metadata["caption"].strip())
+    image, created = image_attach(artwork=artwork, data=data, source_name=source_name)
+    upload = Upload.objects.create(artwork=artwork, uploaded_by=user if user.is_authenticated else None, batch=batch)
+    if not created:
+        # The very same file is already in the collection: no worker needed to know.
+        upload.stage = Upload.Stage.DONE
+        upload.decision = Upload.Decision.PENDING
+        upload.matches = [{"artwork_id": image.artwork_id, "image_id": image.pk, "verdict": "duplicate",
+                           "cosine": 1.0, "inliers": 0, "reason": "identical file already in the collection"}]
+        upload.save()
+    else:
+        upload.image = image
+        upload.save(update_fields=["image"])
+        transaction.on_commit(lambda: jobs.enqueue_upload(upload.pk))
+    audit(actor=user, action="upload", target=artwork, source_name=source_name, upload=upload.pk)
+    return upload
+
+
+def upload_retry(*, upload: Upload, user: Any) -> Upload:
+    if upload.stage != Upload.Stage.FAILED:
+        raise ValueError("only a failed upload can be retried")
+    Upload.objects.filter(pk=upload.pk).update(stage=Upload.Stage.QUEUED, error="")
+    if upload.image_id:
+        ArtworkImage.objects.filter(pk=upload.image_id).update(status=ArtworkImage.Status.PENDING, error="")
+    transaction.on_commit(lambda: jobs.enqueue_upload(upload.pk))
+    audit(actor=user, action="upload_retry", target=upload)
+    upload.refresh_from_db()
+    return upload
+
+
+@transaction.atomic
+def upload_decide(*, upload: Upload, user: Any, decision: str, duplicate_of: Artwork | None = None) -> Upload:
+    """The curator's answer to a duplicate warning: keep, mark as duplicate of X, or withdraw."""
+    upload = Upload.objects.select_for_update().get(pk=upload.pk)
+    if upload.decision != Upload.Decision.PENDING:
+        raise ValueError("this upload has no open duplicate warning")
+    artwork = upload.artwork
+    if decision == Upload.Decision.KEPT:
+        if upload.image_id:
+            _pairs_of(upload.image_id).filter(status=DuplicatePair.Status.CANDIDATE).update(
+                status=DuplicatePair.Status.REJECTED, decided_by=user, decided_at=timezone.now())
+    elif decision == Upload.Decision.DUPLICATE:
+        if duplicate_of is None or artwork is None or duplicate_of.pk == artwork.pk:
+            raise ValueError("choose the artwork this upload duplicates")
+        artwork.duplicate_of = duplicate_of
+        artwork.save(update_fields=["duplicate_of", "updated_at"])
+        if upload.image_id:
+            _pairs_of(upload.image_id).filter(Q(image_a__artwork=duplicate_of) | Q(image_b__artwork=duplicate_of)
+                                              ).update(status=DuplicatePair.Status.CONFIRMED, decided_by=user,
+                                                       decided_at=timezone.now())
+    elif decision == Upload.Decision.WITHDRAWN:
+        if artwork is not None:
+            for img in artwork.images.all():
+                img.file.delete(save=False)
+            artwork.delete()
+    else:
+        raise ValueError(f"unknown decision {decision!r}")
+    upload.decision = decision
+    upload.save(update_fields=["decision", "updated_at"])
+    audit(actor=user, action=f"upload_{decision}", target=upload,
+          duplicate_of=duplicate_of.pk if duplicate_of else None)
+    return upload
+
+
+# --------------------------------------------------------------------------- staff review
+def _pairs_of(image_id: int) -> QuerySet[DuplicatePair]:
+    return DuplicatePair.objects.filter(Q(image_a_id=image_id) | Q(image_b_id=image_id))
+
+
+def _decide(pair: DuplicatePair, *, user: Any, status: str, verdict: str | None = None) -> None:
+    pair.status = status
+    if verdict:
+        pair.verdict = verdict
+    pair.decided_by = user
+    pair.decided_at = timezone.now()
+    pair.save(update_fields=["status", "verdict", "decided_by", "decided_at", "updated_at"])
+
+
+@transaction.atomic
+def pair_confirm_duplicate(*, pair: DuplicatePair, user: Any, canonical: Artwork) -> DuplicatePair:
+    """Confirm a duplicate: the other artwork is hidden from recommendations and points to the canonical one."""
+    pair = DuplicatePair.objects.select_for_update().select_related("image_a__artwork", "image_b__artwork").get(
+        pk=pair.pk)
+    arts = {pair.image_a.artwork, pair.image_b.artwork}
+    if canonical not in arts:
+        raise ValueError("the canonical artwork must be one of the pair")
+    (other,) = arts - {canonical} or {None}
+    previous = other.duplicate_of_id if other else None
+    if other is not None:
+        other.duplicate_of = canonical
+        other.save(update_fields=["duplicate_of", "updated_at"])
+    pair.evidence = {**pair.evidence, "undo": {"artwork": other.pk if other else None, "duplicate_of": previous}}
+    pair.save(update_fields=["evidence"])
+    _decide(pair, user=user, status=DuplicatePair.Status.CONFIRMED, verdict=DuplicatePair.Verdict.DUPLICATE)
+    audit(actor=user, action="confirm_duplicate", target=pair, canonical=canonical.pk,
+          hidden=other.pk if other else None)
+    return pair
+
+
+@transaction.atomic
+def pair_mark_detail(*, pair: DuplicatePair, user: Any) -> DuplicatePair:
+    _decide(pair, user=user, status=DuplicatePair.Status.CONFIRMED, verdict=DuplicatePair.Verdict.DETAIL)
+    audit(actor=user, action="mark_detail", target=pair)
+    return pair
+
+
+@transaction.atomic
+def pair_reject(*, pair: DuplicatePair, user: Any) -> DuplicatePair:
+    """Not a duplicate: the pair stays stored as rejected, so no scan proposes it again."""
+    _decide(pair, user=user, status=DuplicatePair.Status.REJECTED)
+    audit(actor=user, action="reject", target=pair)
+    return pair
+
+
+@transaction.atomic
+def pair_undo(*, pair: DuplicatePair, user: Any) -> DuplicatePair:
+    """Back to a candidate; a confirmed duplicate's hidden artwork comes back."""
+    pair = DuplicatePair.objects.select_for_update().get(pk=pair.pk)
+    undo = pair.evidence.get("undo") or {}
+    if pair.status == DuplicatePair.Status.CONFIRMED and undo.get("artwork"):
+        Artwork.objects.filter(pk=undo["artwork"]).update(duplicate_of_id=undo.get("duplicate_of"))
+    previous = pair.status
+    pair.evidence = {k: v for k, v in pair.evidence.items() if k != "undo"}
+    pair.status = DuplicatePair.Status.CANDIDATE
+    pair.decided_by, pair.decided_at = None, None
+    pair.save()
+    audit(actor=user, action="undo", target=pair, previous=previous)
+    return pair
+
+
+def duplicate_report(*, artwork: Artwork, other: Artwork, user: Any, note: str = "") -> DuplicatePair:
+    """A visitor says two artworks are the same work: queue the pair for staff."""
+    if artwork.pk == other.pk:
+        raise ValueError("an artwork cannot duplicate itself")
+    a = artwork.images.order_by("id").first()
+    b = other.images.order_by("id").first()
+    if a is None or b is None:
+        raise ValueError("both artworks need an image to be compared")
+    lo, hi = sorted((a.pk, b.pk))
+    pair, created = DuplicatePair.objects.get_or_create(
+        image_a_id=lo, image_b_id=hi,
+        defaults={"verdict": DuplicatePair.Verdict.DUPLICATE, "cosine": 0.0, "inliers": 0,
+                  "source": DuplicatePair.Source.REPORT, "evidence": {"note": note[:1000]}},
+    )
+    audit(actor=user, action="report_duplicate", target=pair, created=created, note=note[:200])
+    return pair
+
+
+# --------------------------------------------------------------------------- bulk uploads
+MAX_ZIP_MEMBERS = 2000
+MAX_ZIP_BYTES = 1024 * 1024 * 1024
+
+
+def bulk_upload(*, user: Any, files: list[tuple[str, bytes]], max_file_bytes: int) -> tuple[str, list[str]]:
+    """Many images, or zips holding images and an optional manifest.csv. Returns (batch id,
+    per-file errors). Each good image becomes an upload in the batch; bad ones are reported."""
+    import io
+    import uuid
+    import zipfile
+
+    batch = uuid.uuid4().hex[:12]
+    errors: list[str] = []
+    items: list[tuple[str, bytes, dict[str, str]]] = []
+    for name, data in files:
+        if not name.lower().endswith(".zip"):
+            items.append((name, data, {}))
+            continue
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data))
+            members = [m for m in zf.infolist() if not m.is_dir()]
+            # Zip bombs: refuse by declared sizes before inflating anything.
+            if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                errors.append(f"{name}: too many or too large files inside")
+                continue
+            meta: dict[str, dict[str, str]] = {}
+            manifest = next((m for m in members if Path(m.filename).name.lower() == "manifest.csv"), None)
+            if manifest is not None:
+                text = zf.read(manifest).decode("utf-8-sig", errors="replace")
+                for row in csv.DictReader(io.StringIO(text)):
+                    key = Path((row.get("file") or "").strip()).name
+                    if key:
+                        meta[key] = {k: (v or "") for k, v in row.items() if k}
+            for m in members:
+                base = Path(m.filename).name
+                if base.startswith(".") or Path(base).suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                if m.file_size > max_file_bytes:
+                    errors.append(f"{name}/{base}: larger than the upload limit")
+                    continue
+                items.append((base, zf.read(m), meta.get(base, {})))
+        except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+            errors.append(f"{name}: not a readable zip ({exc})")
+    for name, data, meta in items:
+        try:
+            artwork_upload(user=user, data=data, source_name=name, metadata=meta,
+                           artist_name=meta.get("artist", ""), batch=batch)
+        except ImageError as exc:
+            errors.append(f"{name}: {exc}")
+    return batch, errors

@@ -7,7 +7,7 @@ import base64
 import logging
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +34,20 @@ def embed_query(image_b64: str) -> dict[str, Any]:
     from recommender.pipeline import query_embedding
 
     return query_embedding(base64.b64decode(image_b64))
+
+
+class UploadTask(Task):
+    """Marks the upload failed, with the reason, once retries are exhausted."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        from recommender.pipeline import upload_failed
+
+        upload_failed(args[0], f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(base=UploadTask, bind=True, acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=(ConnectionError, TimeoutError), retry_backoff=5, max_retries=3)
+def process_upload(self: Any, upload_id: int) -> str:
+    from recommender.pipeline import upload_process
+
+    return upload_process(upload_id)

@@ -1,0 +1,167 @@
+"""Curator uploads and the staff review queue. Thin: parse → service/selector → render."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from ml.images import ImageError
+from recommender import selectors, services
+from recommender.forms import ArtworkUploadForm, BulkUploadForm, DecisionForm, ReportDuplicateForm
+from recommender.models import Artwork, AuditLog, DuplicatePair, Upload
+from recommender.roles import curator_required, staff_required
+
+
+# --------------------------------------------------------------------------- curators
+@curator_required
+def upload_new(request: HttpRequest) -> HttpResponse:
+    form = ArtworkUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        f = form.cleaned_data["image"]
+        try:
+            upload = services.artwork_upload(
+                user=request.user, data=f.read(), source_name=f.name, metadata=form.cleaned_data,
+                artist_name=form.cleaned_data["artist"],
+            )
+        except ImageError as exc:
+            form.add_error("image", str(exc))
+        else:
+            return redirect(upload)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "curation/upload_form.html", {"form": form, "bulk": BulkUploadForm()}, status=status)
+
+
+@curator_required
+@require_POST
+def upload_bulk(request: HttpRequest) -> HttpResponse:
+    form = BulkUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render(request, "curation/upload_form.html", {"form": ArtworkUploadForm(), "bulk": form}, status=400)
+    files = []
+    for f in form.cleaned_data["files"]:
+        if f.size > settings.ARTSEARCH_MAX_UPLOAD_BYTES * (10 if f.name.lower().endswith(".zip") else 1):
+            messages.error(request, f"{f.name} is larger than the upload limit")
+            continue
+        files.append((f.name, f.read()))
+    batch, errors = services.bulk_upload(user=request.user, files=files,
+                                         max_file_bytes=settings.ARTSEARCH_MAX_UPLOAD_BYTES)
+    for e in errors:
+        messages.error(request, e)
+    return redirect("upload_batch", batch=batch)
+
+
+@curator_required
+def upload_status(request: HttpRequest, pk: int) -> HttpResponse:
+    upload = get_object_or_404(Upload.objects.select_related("artwork", "image"), pk=pk)
+    if request.GET.get("format") == "json":
+        return JsonResponse(selectors.upload_state(upload))
+    return render(request, "curation/upload_status.html", {
+        "upload": upload, "state": selectors.upload_state(upload), "matches": selectors.upload_matches(upload),
+    })
+
+
+@curator_required
+def upload_batch(request: HttpRequest, batch: str) -> HttpResponse:
+    uploads = list(Upload.objects.filter(batch=batch).select_related("artwork").order_by("id"))
+    progress = selectors.batch_progress(uploads)
+    if request.GET.get("format") == "json":
+        return JsonResponse(progress)
+    return render(request, "curation/upload_batch.html", {"uploads": uploads, "batch": batch, "progress": progress})
+
+
+@curator_required
+@require_POST
+def upload_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    upload = get_object_or_404(Upload, pk=pk)
+    try:
+        services.upload_retry(upload=upload, user=request.user)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    return redirect(upload)
+
+
+@curator_required
+@require_POST
+def upload_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    upload = get_object_or_404(Upload, pk=pk)
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        other = None
+        if form.cleaned_data["duplicate_of"]:
+            other = Artwork.objects.filter(pk=form.cleaned_data["duplicate_of"]).first()
+        try:
+            services.upload_decide(upload=upload, user=request.user, decision=form.cleaned_data["decision"],
+                                   duplicate_of=other)
+        except ValueError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, Upload.Decision(form.cleaned_data["decision"]).label)
+    return redirect(upload)
+
+
+# --------------------------------------------------------------------------- visitors
+@require_POST
+def report_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+    artwork = get_object_or_404(Artwork, pk=pk)
+    form = ReportDuplicateForm(request.POST)
+    if form.is_valid():
+        other = Artwork.objects.filter(pk=form.cleaned_data["other"]).first()
+        if other is None:
+            messages.error(request, "No artwork with that number.")
+        else:
+            try:
+                services.duplicate_report(artwork=artwork, other=other, user=request.user,
+                                          note=form.cleaned_data["note"])
+            except ValueError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, "Thank you: staff will review this pair.")
+    else:
+        messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+    return redirect(artwork)
+
+
+# --------------------------------------------------------------------------- staff
+@staff_required
+def review_queue(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", DuplicatePair.Status.CANDIDATE)
+    qs = selectors.review_queue(status=status)
+    page = Paginator(qs, 20).get_page(request.GET.get("page"))
+    return render(request, "curation/review_queue.html", {"page": page, "status": status,
+                                                         "statuses": DuplicatePair.Status.choices})
+
+
+@staff_required
+def review_pair(request: HttpRequest, pk: int) -> HttpResponse:
+    pair = get_object_or_404(DuplicatePair.objects.select_related("image_a__artwork", "image_b__artwork"), pk=pk)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "confirm":
+                canonical = get_object_or_404(Artwork, pk=request.POST.get("canonical"))
+                services.pair_confirm_duplicate(pair=pair, user=request.user, canonical=canonical)
+            elif action == "detail":
+                services.pair_mark_detail(pair=pair, user=request.user)
+            elif action == "reject":
+                services.pair_reject(pair=pair, user=request.user)
+            elif action == "undo":
+                services.pair_undo(pair=pair, user=request.user)
+            else:
+                raise ValueError(f"unknown action {action!r}")
+        except ValueError as exc:
+            messages.error(request, str(exc))
+            return redirect("review_pair", pk=pair.pk)
+        messages.success(request, f"Pair {pair.pk}: {action} done.")
+        return redirect("review_queue")
+    return render(request, "curation/review_pair.html", {"pair": pair, "evidence": selectors.pair_evidence(pair),
+                                                        "log": selectors.audit_for(pair)})
+
+
+@staff_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    page = Paginator(AuditLog.objects.select_related("actor"), 50).get_page(request.GET.get("page"))
+    return render(request, "curation/audit_log.html", {"page": page})
