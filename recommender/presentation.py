@@ -50,9 +50,6 @@ def query_pictures(result: ImageQueryResult) -> dict[str, Any]:
 
 def pair_picture(pair: Any) -> str | None:
     """Inlier matches between the two images of a duplicate pair (PNG data URI), or None."""
-    from ml.keypoints import QueryMatcher, orb_keypoints
-    from ml.visualize import draw_matches
-
     try:
         with pair.image_a.file.open("rb") as fh:
             a = decode_image(fh.read())
@@ -60,5 +57,8 @@ def pair_picture(pair: Any) -> str | None:
             b = decode_image(fh.read())
     except (OSError, ImageError):
         return None
+    from ml.keypoints import QueryMatcher, orb_keypoints
+    from ml.visualize import draw_matches
+
     match = QueryMatcher.from_image(a).match(orb_keypoints(b))
     return png_data_uri(draw_matches(a, b, match)) if match.inliers else None
