@@ -22,9 +22,11 @@ STAFF = ["review_queue", "audit_log"]
 def objects() -> dict[str, object]:
     artist = Artist.objects.create(name="ANGELICO, Fra")
     art = Artwork.objects.create(title="Annunciation", artist=artist)
-    img_a = ArtworkImage.objects.create(artwork=art, source_name="a.jpg", file="images/a.jpg", sha256="a" * 64, width=3, height=3)
+    img_a = ArtworkImage.objects.create(artwork=art, source_name="a.jpg", file="images/a.jpg", sha256="a" * 64,
+                                        width=3, height=3)
     art2 = Artwork.objects.create(title="Copy")
-    img_b = ArtworkImage.objects.create(artwork=art2, source_name="b.jpg", file="images/b.jpg", sha256="b" * 64, width=3, height=3)
+    img_b = ArtworkImage.objects.create(artwork=art2, source_name="b.jpg", file="images/b.jpg", sha256="b" * 64,
+                                        width=3, height=3)
     pair = DuplicatePair.objects.create(image_a=img_a, image_b=img_b, verdict="duplicate", cosine=0.95, inliers=40)
     upload = Upload.objects.create(artwork=art2, image=img_b)
     return {"artist": artist, "artwork": art, "pair": pair, "upload": upload}
