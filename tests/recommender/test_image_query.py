@@ -1,0 +1,137 @@
+"""Query by image with the real worker (`query` queue), the rules and duplicate grouping,
+over real WGA images from the bundled demo sample."""
+
+from __future__ import annotations
+
+import io
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from PIL import Image, ImageOps
+
+from artsearch.celery import app
+from recommender import jobs, selectors
+from recommender.models import ArtworkImage, DuplicatePair
+from recommender.services import images_import_folder
+from tests.recommender.bad_images import awkward_but_valid, invalid_inputs
+from tests.recommender.helpers import demo_subset, edited_copy, wait_indexed
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+def _jpeg(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def indexed(worker, tmp_path: Path) -> list[ArtworkImage]:
+    manifest = demo_subset(tmp_path / "demo", 30, start=40)
+    images_import_folder(folder=tmp_path / "demo", manifest=manifest)
+    ids = list(ArtworkImage.objects.values_list("id", flat=True))
+    jobs.enqueue_index(ids)
+    wait_indexed(ids)
+    cache.clear()  # the rate limiter counts per address
+    return list(ArtworkImage.objects.select_related("artwork").order_by("id"))
+
+
+def test_queries_find_edited_copies_and_refuse_bad_input(indexed: list[ArtworkImage], tmp_path: Path) -> None:
+    c = Client()
+    original = indexed[5]
+    src = Image.open(original.file.path).convert("RGB")
+    copies = {
+        "mirrored+cropped": _jpeg(ImageOps.mirror(src).crop((10, 10, src.width - 10, src.height - 25))),
+        "rotated 90": _jpeg(src.rotate(90, expand=True)),
+        "framed": _jpeg(ImageOps.expand(src, border=30, fill=(120, 80, 30))),
+        "recoloured": edited_copy(Path(original.file.path)),
+    }
+    before = ArtworkImage.objects.count()
+    for name, data in copies.items():
+        r = c.post(reverse("api_search_image"), {"image": io.BytesIO(data)}, format="multipart")
+        assert r.status_code == 200, (name, r.content)
+        body = r.json()
+        assert body["verdict"] == "duplicate", (name, body["results"][:2])
+        top = body["results"][0]
+        assert top["artwork_id"] == original.artwork_id and top["verdict"] == "duplicate", name
+        assert top["source_name"] == original.source_name and top["inliers"] >= 10
+    # A different artwork is never called a duplicate of anything.
+    stranger = Path(__file__).resolve().parents[2] / "demo" / "wga_sample" / "images"
+    other = sorted(stranger.glob("*.jpg"))[120]
+    body = c.post(reverse("api_search_image"), {"image": io.BytesIO(other.read_bytes())}).json()
+    assert body["verdict"] in ("similar", "unrelated"), body["results"][:2]
+
+    # The web page: verdict, keypoint picture and CAM heatmap.
+    page = c.post(reverse("search_image"), {"image": io.BytesIO(copies["framed"])})
+    assert page.status_code == 200
+    assert b'id="overall-verdict">duplicate<' in page.content
+    assert b"Matching keypoints" in page.content and b"CAM heatmap" in page.content
+
+    real = Path(original.file.path)
+    for name, data in invalid_inputs(real).items():
+        r = c.post(reverse("api_search_image"), {"image": io.BytesIO(data)})
+        assert r.status_code == 400, name
+        assert r.json()["error"], name
+        r = c.post(reverse("search_image"), {"image": io.BytesIO(data)})
+        assert r.status_code == 400 and b"errorlist" in r.content, name
+    for name, data in awkward_but_valid(real).items():
+        r = c.post(reverse("api_search_image"), {"image": io.BytesIO(data)})
+        assert r.status_code == 200, (name, r.content)
+    # EXIF orientation is applied: the sideways file still finds its original.
+    exif = awkward_but_valid(real)["EXIF-rotated JPEG"]
+    assert c.post(reverse("api_search_image"), {"image": io.BytesIO(exif)}).json()["verdict"] == "duplicate"
+    assert ArtworkImage.objects.count() == before  # queries store nothing
+    assert app.control.ping(timeout=2)  # and the worker is still there
+
+    # The CLI: one JSON object per line, an error line for a bad file.
+    good = tmp_path / "copy.jpg"
+    good.write_bytes(copies["rotated 90"])
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    out, err = StringIO(), StringIO()
+    call_command("query_image", str(good), str(bad), "--json", stdout=out, stderr=err)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines[0]["query"] == str(good) and lines[0]["verdict"] == "duplicate"
+    assert set(lines[0]["results"][0]) == {"artwork_id", "title", "source_name", "cosine", "inliers", "verdict"}
+    assert lines[0]["results"][0]["source_name"] == original.source_name
+    assert lines[1]["query"] == str(bad) and "error" in lines[1]
+
+
+def test_find_duplicates_groups_copies_in_recommendations(indexed: list[ArtworkImage], tmp_path: Path) -> None:
+    original = indexed[3]
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "same-painting.jpg").write_bytes(edited_copy(Path(original.file.path), crop=0.85))
+    images_import_folder(folder=tmp_path / "copy")
+    copy = ArtworkImage.objects.get(source_name="same-painting.jpg")
+    jobs.enqueue_index([copy.pk])
+    wait_indexed([copy.pk])
+
+    out = StringIO()
+    call_command("find_duplicates", "--new", stdout=out)
+    assert "scanned 31 images" in out.getvalue()
+    pair = DuplicatePair.objects.get()
+    assert {pair.image_a_id, pair.image_b_id} == {original.pk, copy.pk}
+    assert pair.verdict == "duplicate" and pair.inliers >= 20
+    out = StringIO()
+    call_command("find_duplicates", "--new", stdout=out)
+    assert "scanned 0 images" in out.getvalue()  # incremental
+    call_command("find_duplicates", stdout=StringIO())
+    assert DuplicatePair.objects.count() == 1  # re-running changes nothing
+
+    # A third artwork's recommendations show the work once, with "also appears as".
+    for other in indexed:
+        items = selectors.artwork_similar_list(artwork=other.artwork, k=30)
+        shown = [i.artwork.pk for i in items]
+        assert not {original.artwork_id, copy.artwork_id} <= set(shown)
+        if original.artwork_id in shown or copy.artwork_id in shown:
+            item = next(i for i in items if i.artwork.pk in (original.artwork_id, copy.artwork_id))
+            assert item.also
+            break
+    else:
+        pytest.fail("the group never showed up")
