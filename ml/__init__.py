@@ -1,0 +1,1 @@
+"""Framework-free ML code for ArtSearch (no Django imports here)."""
