@@ -296,9 +296,12 @@ def upload_decide(*, upload: Upload, user: Any, decision: str, duplicate_of: Art
         raise ValueError("this upload has no open duplicate warning")
     artwork = upload.artwork
     if decision == Upload.Decision.KEPT:
+        # The curator's view goes with the pair, but staff still review it: keeping a piece is
+        # not proof that it is not a copy.
         if upload.image_id:
-            _pairs_of(upload.image_id).filter(status=DuplicatePair.Status.CANDIDATE).update(
-                status=DuplicatePair.Status.REJECTED, decided_by=user, decided_at=timezone.now())
+            for pair in _pairs_of(upload.image_id).filter(status=DuplicatePair.Status.CANDIDATE):
+                pair.evidence = {**pair.evidence, "curator": f"kept as new by {user}"}
+                pair.save(update_fields=["evidence", "updated_at"])
     elif decision == Upload.Decision.DUPLICATE:
         if duplicate_of is None or artwork is None or duplicate_of.pk == artwork.pk:
             raise ValueError("choose the artwork this upload duplicates")

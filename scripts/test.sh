@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export ARTSEARCH_HOME=${ARTSEARCH_TEST_HOME:-var/test}
 source scripts/setup.sh
+bash scripts/install_browser.sh   # Debian's Chromium for the Playwright tests (Playwright's own download is offline here)
 export ARTSEARCH_OFFLINE=1
 .venv/bin/ruff check .
 .venv/bin/lint-imports
