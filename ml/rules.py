@@ -28,6 +28,7 @@ A query's overall verdict is its most specific candidate verdict
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from enum import StrEnum
@@ -86,14 +87,16 @@ class Thresholds:
         # at start-up with a message, not as odd verdicts later.
         for name in ("T", "t", "similar_min", "detail_coverage", "whole_coverage"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise ValueError(f"threshold {name} must be a finite number, got {value!r}")
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"threshold {name} must be within [0, 1], got {value}")
+            object.__setattr__(self, name, float(value))  # plain float even if given a numpy scalar
         for name in ("K", "N", "n"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise ValueError(f"threshold {name} must be an integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
         if self.t > self.T:
             raise ValueError(f"need t <= T, got t={self.t} > T={self.T}")
         if self.K < 4:

@@ -58,7 +58,8 @@ def test_sentences_names_and_misspellings_find_the_artwork(catalogue: None) -> N
     misspelt = search("Fra Angelcio", k="10")
     assert misspelt["results"] and all("ANGELICO" in r["author"].upper() for r in misspelt["results"][:3])
     only = search("church facade", k="10", form="architecture")
-    forms = set(Artwork.objects.filter(pk__in=[r["artwork_id"] for r in only["results"]]).values_list("form", flat=True))
+    ids = [r["artwork_id"] for r in only["results"]]
+    forms = set(Artwork.objects.filter(pk__in=ids).values_list("form", flat=True))
     assert forms == {"architecture"}
 
 
