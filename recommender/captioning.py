@@ -156,3 +156,74 @@ def search_vectors_refresh(*, artwork_ids: Sequence[int] | None = None) -> None:
             ids = list(artwork_ids)
             cur.execute(SEARCH_VECTOR_SQL.format(where_c="WHERE artwork_id = ANY(%s)", where_a="AND a.id = ANY(%s)"),
                         [ids, ids])
+
+
+# --------------------------------------------------------------------------- machine captions
+_captioner: tuple[float, object] | None = None
+
+
+def _get_captioner() -> object | None:
+    """The trained title captioner (`train_captioner`), reloaded when its file changes."""
+    global _captioner
+    from django.conf import settings
+
+    path = Path(settings.MODEL_DIR) / "captioner.pt"
+    if not path.exists():
+        return None
+    mtime = path.stat().st_mtime
+    if _captioner is None or _captioner[0] != mtime:
+        from ml.captioner import Captioner
+
+        _captioner = (mtime, Captioner.load(path))
+    return _captioner[1]
+
+
+def needs_machine_caption(art: Artwork) -> bool:
+    """Images without human text: plain image imports, and uploads with no curator caption."""
+    if art.source == Artwork.Source.IMPORT:
+        return True
+    return art.source == Artwork.Source.UPLOAD and not art.captions.filter(source=Caption.Source.CURATOR).exists()
+
+
+def machine_caption_text(predictions: dict[str, list[list[object]]], generated: str) -> str:
+    parts = []
+    for task, preds in predictions.items():
+        if preds:
+            label, prob = preds[0]
+            parts.append(f"{task} {label} ({float(prob):.0%})")  # type: ignore[arg-type]
+    text = "Predicted " + ", ".join(parts) + "." if parts else ""
+    if generated:
+        text = f"{generated[:1].upper()}{generated[1:]}. {text}".strip()
+    return text
+
+
+def machine_captions_update(image_ids: Sequence[int]) -> int:
+    """Write (or refresh) the machine caption of each image's artwork that has no human text."""
+    from recommender.models import ArtworkImage
+
+    images = list(ArtworkImage.objects.filter(pk__in=list(image_ids), status=ArtworkImage.Status.INDEXED)
+                  .select_related("artwork"))
+    images = [im for im in images if needs_machine_caption(im.artwork)]
+    if not images:
+        return 0
+    captioner = _get_captioner()
+    generated = [""] * len(images)
+    if captioner is not None:
+        import numpy as np
+
+        generated = captioner.generate(np.asarray([im.embedding for im in images], dtype=np.float32))  # type: ignore[attr-defined]
+    changed = []
+    for im, gen in zip(images, generated, strict=True):
+        text = machine_caption_text(im.predictions or {}, gen)
+        if not text:
+            continue
+        cap, created = Caption.objects.get_or_create(artwork=im.artwork, source=Caption.Source.MACHINE, chunk=0,
+                                                     defaults={"text": text})
+        if created or cap.text != text:
+            cap.text, cap.embedding = text, None
+            cap.save()
+            changed.append(cap.pk)
+    if changed:
+        captions_embed(caption_ids=changed)
+        search_vectors_refresh(artwork_ids=[im.artwork_id for im in images])
+    return len(changed)

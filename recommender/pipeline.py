@@ -105,8 +105,30 @@ def image_index_batch(image_ids: Sequence[int], *, force: bool = False,
                     indexed_at=now,
                 )
         outcome.indexed = len(todo)
+        # Captions follow the image: machine captions for images without human text, and the
+        # catalogue sentence / full-text vector for every artwork touched.
+        captions_follow_images([r.pk for r, _ in todo])
     outcome.seconds = time.perf_counter() - t0
     return outcome
+
+
+def captions_follow_images(image_ids: list[int]) -> None:
+    """Catalogue sentence, machine caption (images without human text), their embeddings and the
+    full-text vector, for the artworks of freshly indexed images."""
+    from recommender.captioning import (
+        captions_embed,
+        catalogue_captions_sync,
+        machine_captions_update,
+        search_vectors_refresh,
+    )
+    from recommender.models import Caption
+
+    art_ids = list(ArtworkImage.objects.filter(pk__in=image_ids).values_list("artwork_id", flat=True))
+    catalogue_captions_sync(artwork_ids=art_ids)
+    machine_captions_update(image_ids)
+    captions_embed(caption_ids=list(Caption.objects.filter(artwork_id__in=art_ids, embedding__isnull=True)
+                                    .values_list("id", flat=True)))
+    search_vectors_refresh(artwork_ids=art_ids)
 
 
 def query_embedding(data: bytes) -> dict[str, Any]:

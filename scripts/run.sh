@@ -26,10 +26,15 @@ pids+=($!)
 .venv/bin/celery -A artsearch worker -Q query -c 1 -n query@%h -l INFO >>"$HOME_DIR/log/worker-query.log" 2>&1 &
 pids+=($!)
 
+# Captions: catalogue sentences and WGA commentary (words are searchable at once; their
+# sentence embeddings are computed by the worker).
+$PY manage.py build_captions --no-embed --commentary demo/wga_sample/commentary.jsonl
 $PY manage.py index --stale --wait
-if $PY manage.py help find_duplicates >/dev/null 2>&1; then
-  $PY manage.py find_duplicates --new
-fi
+$PY manage.py find_duplicates --new
+$PY manage.py build_captions --commentary demo/wga_sample/commentary.jsonl
+MODELS=${ARTSEARCH_MODEL_DIR:-$HOME_DIR/models}
+[ -f "$MODELS/captioner.pt" ] || $PY manage.py train_captioner
+[ -f "$MODELS/joint.pt" ] || $PY manage.py train_joint
 echo "ArtSearch is up on http://127.0.0.1:8000 (workers log to $HOME_DIR/log/)"
 .venv/bin/gunicorn artsearch.wsgi -b 127.0.0.1:8000 --workers 2 --threads 4 --timeout 120 --access-logfile - &
 pids+=($!)

@@ -23,11 +23,24 @@ class Command(BaseCommand):
         self._add_text(sub)
 
     def _add_text(self, sub: Any) -> None:
-        """Text evaluation lives in recommender.text_evaluation when captions are built."""
+        txt = sub.add_parser("text", help="description → artwork queries (JSON lines: query, relevant URLs)")
+        txt.add_argument("--queries", type=Path, required=True)
+        txt.add_argument("--limit", type=int, default=0, help="first N queries only")
+        txt.add_argument("--mode", choices=["fused", "dense", "fulltext", "joint", "fused+joint"], default="fused")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["what"] == "duplicates":
             self._duplicates(opts)
+        elif opts["what"] == "text":
+            self._text(opts)
+
+    def _text(self, opts: dict[str, Any]) -> None:
+        from recommender.text_evaluation import evaluate_text
+
+        if not opts["queries"].is_file():
+            raise CommandError(f"{opts['queries']}: no such file")
+        report = evaluate_text(opts["queries"], limit=opts["limit"] or None, mode=opts["mode"])
+        self.stdout.write(report)
 
     def _duplicates(self, opts: dict[str, Any]) -> None:
         from recommender.evaluation import DuplicateEvalConfig, evaluate_duplicates

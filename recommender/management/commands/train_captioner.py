@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from recommender.models import Artwork, ArtworkImage
+
+
+class Command(BaseCommand):
+    help = (
+        "Train the title captioner (CAM-VGG16 image vector → GRU decoder) on the catalogue's image→title pairs; "
+        "prints BLEU on a held-out split and saves ARTSEARCH_HOME/models/captioner.pt."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--epochs", type=int, default=30)
+        parser.add_argument("--seed", type=int, default=0)
+
+    def handle(self, *args: Any, epochs: int, seed: int, **o: Any) -> None:
+        from ml.captioner import train_captioner
+
+        rows = list(ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED,
+                                                artwork__source=Artwork.Source.CATALOGUE)
+                    .select_related("artwork").order_by("id"))
+        if len(rows) < 20:
+            raise CommandError(f"only {len(rows)} indexed catalogue images; index more first")
+        vectors = np.asarray([r.embedding for r in rows], dtype=np.float32)
+        model, report = train_captioner(vectors, [r.artwork.title for r in rows], epochs=epochs, seed=seed)
+        path = settings.MODEL_DIR / "captioner.pt"
+        model.save(path)
+        self.stdout.write(json.dumps(report, indent=1, default=str))
+        self.stdout.write(f"captioner saved to {path}")

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from recommender.joint_search import JOINT_FILE
+from recommender.models import ArtworkImage, Caption
+
+
+class Command(BaseCommand):
+    help = (
+        "Train the joint image/text projection on (CAM-VGG16 image vector, caption embedding) pairs, then store "
+        "every indexed image's projected vector, so sentences also find images without captions."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--epochs", type=int, default=100)
+        parser.add_argument("--seed", type=int, default=0)
+
+    def handle(self, *args: Any, epochs: int, seed: int, **o: Any) -> None:
+        from ml.joint import JointProjection, train_joint
+
+        images = list(ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED).order_by("id"))
+        texts: dict[int, list[np.ndarray]] = defaultdict(list)
+        for art_id, emb in Caption.objects.filter(
+            artwork_id__in=[i.artwork_id for i in images], embedding__isnull=False
+        ).exclude(source=Caption.Source.MACHINE).values_list("artwork_id", "embedding"):
+            texts[art_id].append(np.asarray(emb, dtype=np.float32))
+        pairs = [(i, np.mean(texts[i.artwork_id], axis=0)) for i in images if texts.get(i.artwork_id)]
+        if len(pairs) < 20:
+            raise CommandError(f"only {len(pairs)} images with embedded captions; run build_captions first")
+        img = np.asarray([p[0].embedding for p in pairs], dtype=np.float32)
+        txt = np.asarray([p[1] / np.linalg.norm(p[1]) for p in pairs], dtype=np.float32)
+        model, report = train_joint(img, txt, epochs=epochs, seed=seed)
+        path = settings.MODEL_DIR / JOINT_FILE
+        model.save(path)
+        model = JointProjection.load(path)
+        all_vecs = np.asarray([i.embedding for i in images], dtype=np.float32)
+        projected = model.project_image(all_vecs)
+        version = getattr(model, "version", "")
+        for im, vec in zip(images, projected, strict=True):
+            im.joint_embedding, im.joint_version = vec.tolist(), str(version)[:64]
+        ArtworkImage.objects.bulk_update(images, ["joint_embedding", "joint_version"], batch_size=500)
+        self.stdout.write(json.dumps(report, indent=1, default=str))
+        self.stdout.write(f"joint projection saved to {path}; {len(images)} images projected")

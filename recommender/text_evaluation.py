@@ -1,0 +1,70 @@
+"""Text → artwork evaluation: Pr@k (a hit when a relevant artwork is in the top k), MRR and
+latency, over JSON-lines queries {"query": ..., "relevant": [catalogue URLs]}."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from recommender import text_search
+from recommender.models import Artwork
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused") -> str:
+    from recommender.captioning import get_encoder
+    from recommender.joint_search import joint_ranks_or_none
+
+    queries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    queries = queries[:limit] if limit else queries
+    enc = get_encoder()
+    enc.encode(["warm-up"])
+
+    def embed(q: str) -> Sequence[float]:
+        return enc.encode([q])[0]
+
+    joint: Callable[[Sequence[float]], list[int]] | None = joint_ranks_or_none() if "joint" in mode else None
+    if "joint" in mode and joint is None:
+        return "no joint projection trained: run `manage.py train_joint` first"
+    url_of = dict(Artwork.objects.exclude(url=None).values_list("url", "id"))
+    hits = {1: 0, 3: 0, 5: 0}
+    rr: list[float] = []
+    times: list[float] = []
+    evaluated = 0
+    for item in queries:
+        relevant = {url_of[u] for u in item.get("relevant", []) if u in url_of}
+        if not relevant:
+            continue
+        evaluated += 1
+        t = time.perf_counter()
+        if mode == "dense":
+            ranked = text_search.dense_ranks(embed(item["query"]), {}, depth=10)
+        elif mode == "fulltext":
+            ranked = text_search.fulltext_ranks(text_search.clean_query(item["query"]), {}, depth=10)
+        elif mode == "joint":
+            ranked = joint(embed(item["query"]))[:10]  # type: ignore[misc]
+        else:
+            res = text_search.text_query(q=item["query"], embed=embed, k=10, joint=joint)
+            ranked = [h.artwork.pk for h in res.hits]
+        times.append(time.perf_counter() - t)
+        first = next((i for i, a in enumerate(ranked, 1) if a in relevant), None)
+        for k in hits:
+            hits[k] += bool(first and first <= k)
+        rr.append(1.0 / first if first else 0.0)
+    if not evaluated:
+        return "no query has a relevant artwork in the catalogue: import it first"
+    n = evaluated
+    catalogue = Artwork.objects.count()
+    return (
+        f"text evaluation ({mode}) on {n} queries over {catalogue} artworks\n"
+        f"Pr@1 {hits[1] / n:.3f}  Pr@3 {hits[3] / n:.3f}  Pr@5 {hits[5] / n:.3f}  MRR@10 {statistics.fmean(rr):.3f}\n"
+        f"latency (encode + SQL, in-process): p50 {statistics.median(times) * 1000:.0f} ms, "
+        f"p95 {_pct(times, 0.95) * 1000:.0f} ms"
+    )
