@@ -5,9 +5,10 @@ on the Web Gallery of Art); all rules live in :meth:`Thresholds.decide`:
 
 1. ``cosine < t`` -> UNRELATED; nothing is verified.
 2. Verification needs at least ``K`` keypoints on both sides.  If either side
-   has fewer (blank, tiny or flat images), the CNN alone decides:
-   ``cosine >= T`` -> DUPLICATE (reason says "by cosine alone"), otherwise
-   SIMILAR if ``cosine >= similar_min`` else UNRELATED.
+   has fewer (blank, tiny or flat images) -- or no match result is given --
+   the CNN alone decides: ``cosine >= T`` -> DUPLICATE (reason says "by
+   cosine alone"), otherwise SIMILAR if ``cosine >= similar_min`` else
+   UNRELATED.
 3. Required inliers: ``n`` when ``cosine >= T`` else ``N`` -- a very similar
    CNN vector needs less geometric evidence.
 4. ``inliers >= required``:
@@ -141,14 +142,18 @@ class Thresholds:
         """Apply the rules of the module docstring to one candidate."""
         if cosine < self.t:
             return Decision(Verdict.UNRELATED, f"cosine {cosine:.3f} < t {self.t}; not verified")
-        if query_keypoints < self.K or candidate_keypoints < self.K:
-            few = f"too few keypoints to verify ({query_keypoints} query, {candidate_keypoints} candidate, K={self.K})"
+        if query_keypoints < self.K or candidate_keypoints < self.K or match is None:
+            if match is None and query_keypoints >= self.K and candidate_keypoints >= self.K:
+                why = "no geometric match given (e.g. stored keypoints missing)"
+            else:
+                why = (
+                    f"too few keypoints to verify ({query_keypoints} query, "
+                    f"{candidate_keypoints} candidate, K={self.K})"
+                )
             if cosine >= self.T:
-                return Decision(Verdict.DUPLICATE, f"duplicate by cosine alone ({cosine:.3f} >= T {self.T}); {few}")
-            return self._by_cosine(cosine, few)
+                return Decision(Verdict.DUPLICATE, f"duplicate by cosine alone ({cosine:.3f} >= T {self.T}); {why}")
+            return self._by_cosine(cosine, why)
         required = self.required_inliers(cosine)
-        if match is None:
-            raise ValueError("decide() needs a MatchResult when needs_verification() is true")
         if match.inliers >= required:
             geometry = (
                 f"{match.inliers} inliers >= {required}{' (mirrored)' if match.mirrored else ''}, "

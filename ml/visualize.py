@@ -54,12 +54,23 @@ def _frame_scale(frame: tuple[int, int], shape: tuple[int, ...], display: float)
     return np.array([shape[1] / fw * display, shape[0] / fh * display])
 
 
+def _outline(panel: np.ndarray, h: np.ndarray, src_size: tuple[int, int], scale: np.ndarray) -> None:
+    """Draw the ``src_size`` frame's outline mapped through ``h`` onto ``panel``."""
+    w, hgt = src_size
+    corners = np.array([[[0, 0]], [[w, 0]], [[w, hgt]], [[0, hgt]]], np.float64)
+    outline = cv2.perspectiveTransform(corners, h).reshape(-1, 2) * scale
+    # Far-away corners would overflow int32; cv2 clips to the panel anyway.
+    if np.all(np.isfinite(outline)) and np.abs(outline).max() < 1e6:
+        cv2.polylines(panel, [np.round(outline).astype(np.int32)], True, (255, 140, 0), 2, cv2.LINE_AA)
+
+
 def draw_matches(query_rgb: np.ndarray, cand_rgb: np.ndarray, match: MatchResult, *, max_height: int = 360) -> bytes:
     """Query (left) and candidate (right) side by side with inlier lines, as PNG bytes.
 
-    The query's outline projected through the homography is drawn on the
-    candidate.  Points are mapped from the keypoint frames recorded in
-    ``match`` to the given images, whatever their sizes.
+    Each picture's outline projected through the homography is drawn on the
+    other one (where the query sits in the candidate and vice versa).  Points
+    are mapped from the keypoint frames recorded in ``match`` to the given
+    images, whatever their sizes.
     """
     if max_height < 16:
         raise ValueError(f"max_height must be >= 16, got {max_height}")
@@ -67,22 +78,21 @@ def draw_matches(query_rgb: np.ndarray, cand_rgb: np.ndarray, match: MatchResult
     height = min(max_height, max(q_img.shape[0], c_img.shape[0]))
     q_disp, q_s = _fit(q_img, height)
     c_disp, c_s = _fit(c_img, height)
-    canvas = np.full((height + 24, q_disp.shape[1] + _GAP + c_disp.shape[1], 3), 255, np.uint8)
+    q_disp, c_disp = q_disp.copy(), c_disp.copy()  # drawn on below; never the caller's arrays
+    q_scale = _frame_scale(match.query_size, q_img.shape, q_s)
+    c_scale = _frame_scale(match.candidate_size, c_img.shape, c_s)
+    if match.homography is not None and match.query_size[0] > 0 and match.candidate_size[0] > 0:
+        # Each picture's outline as seen in the other one, drawn on (and so
+        # clipped to) that picture's own panel.
+        _outline(c_disp, match.homography, match.query_size, c_scale)
+        _outline(q_disp, np.linalg.inv(match.homography), match.candidate_size, q_scale)
+
     top = 24  # caption band
+    canvas = np.full((height + top, q_disp.shape[1] + _GAP + c_disp.shape[1], 3), 255, np.uint8)
     canvas[top:, : q_disp.shape[1]] = q_disp
     x_off = q_disp.shape[1] + _GAP
     canvas[top:, x_off:] = c_disp
-
-    q_scale = _frame_scale(match.query_size, q_img.shape, q_s)
-    c_scale = _frame_scale(match.candidate_size, c_img.shape, c_s)
     colour = (230, 0, 200) if match.mirrored else (0, 200, 0)
-    if match.homography is not None and match.query_size[0] > 0:
-        w, h = match.query_size
-        corners = np.array([[[0, 0]], [[w, 0]], [[w, h]], [[0, h]]], np.float64)
-        outline = cv2.perspectiveTransform(corners, match.homography).reshape(-1, 2)
-        if np.all(np.isfinite(outline)):
-            pts = outline * c_scale + [x_off, top]
-            cv2.polylines(canvas, [np.round(pts).astype(np.int32)], True, (255, 140, 0), 2, cv2.LINE_AA)
     pairs = np.asarray(match.pairs, np.float64).reshape(-1, 4)
     if len(pairs) > _MAX_LINES:  # evenly spaced subset, deterministic
         pairs = pairs[np.linspace(0, len(pairs) - 1, _MAX_LINES).astype(int)]

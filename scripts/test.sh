@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export ARTSEARCH_HOME=${ARTSEARCH_TEST_HOME:-var/test}
+# One copy of the converted VGG16 weights for the app and the ml tests.
+export ARTSEARCH_MODEL_DIR=${ARTSEARCH_MODEL_DIR:-$ARTSEARCH_HOME/models}
 source scripts/setup.sh
 bash scripts/install_browser.sh   # Debian's Chromium for the Playwright tests (Playwright's own download is offline here)
 export ARTSEARCH_OFFLINE=1
