@@ -145,6 +145,7 @@ CELERY_TASK_ROUTES = {
     "recommender.tasks.embed_query": {"queue": "query"},
     "recommender.tasks.embed_text": {"queue": "query"},
     "recommender.tasks.embed_captions": {"queue": "gpu"},
+    "recommender.tasks.refresh_captions": {"queue": "default"},
 }
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "1800")
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "1700")

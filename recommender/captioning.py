@@ -227,3 +227,12 @@ def machine_captions_update(image_ids: Sequence[int]) -> int:
         captions_embed(caption_ids=changed)
         search_vectors_refresh(artwork_ids=[im.artwork_id for im in images])
     return len(changed)
+
+
+def artwork_captions_refresh(artwork_id: int) -> int:
+    """After an artwork's text changed: catalogue sentence, embeddings of changed captions, full text."""
+    catalogue_captions_sync(artwork_ids=[artwork_id])
+    todo = list(Caption.objects.filter(artwork_id=artwork_id, embedding__isnull=True).values_list("id", flat=True))
+    captions_embed(caption_ids=todo)
+    search_vectors_refresh(artwork_ids=[artwork_id])
+    return len(todo)

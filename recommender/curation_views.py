@@ -11,7 +11,13 @@ from django.views.decorators.http import require_POST
 
 from ml.images import ImageError
 from recommender import selectors, services
-from recommender.forms import ArtworkUploadForm, BulkUploadForm, DecisionForm, ReportDuplicateForm
+from recommender.forms import (
+    ArtworkEditForm,
+    ArtworkUploadForm,
+    BulkUploadForm,
+    DecisionForm,
+    ReportDuplicateForm,
+)
 from recommender.models import Artwork, AuditLog, DuplicatePair, Upload
 from recommender.roles import curator_required, staff_required
 
@@ -165,3 +171,20 @@ def review_pair(request: HttpRequest, pk: int) -> HttpResponse:
 def audit_log(request: HttpRequest) -> HttpResponse:
     page = Paginator(AuditLog.objects.select_related("actor"), 50).get_page(request.GET.get("page"))
     return render(request, "curation/audit_log.html", {"page": page})
+
+
+@curator_required
+def artwork_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    artwork = get_object_or_404(Artwork.objects.select_related("artist"), pk=pk)
+    curator_caption = artwork.captions.filter(source="curator").first()
+    initial = {k: getattr(artwork, k) for k in services.UPLOAD_FIELDS}
+    initial["artist"] = artwork.artist.name if artwork.artist else ""
+    initial["caption"] = curator_caption.text if curator_caption else ""
+    form = ArtworkEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.artwork_update(artwork=artwork, user=request.user, fields=form.cleaned_data,
+                                artist_name=form.cleaned_data["artist"], caption=form.cleaned_data["caption"])
+        messages.success(request, "Saved; its captions are being refreshed.")
+        return redirect(artwork)
+    return render(request, "curation/artwork_edit.html", {"form": form, "artwork": artwork},
+                  status=400 if request.method == "POST" else 200)

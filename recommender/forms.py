@@ -96,3 +96,17 @@ class ReportDuplicateForm(forms.Form):
         if not tail.isdigit():
             raise forms.ValidationError("Give the other artwork's number or its page address.")
         return int(tail)
+
+
+class ArtworkEditForm(forms.Form):
+    artist = forms.CharField(max_length=255, required=False)
+    title = forms.CharField(max_length=500)
+    date = forms.CharField(max_length=100, required=False)
+    technique = forms.CharField(max_length=500, required=False)
+    location = forms.CharField(max_length=500, required=False)
+    form = forms.CharField(max_length=64, required=False, label="Form")
+    type = forms.CharField(max_length=64, required=False)
+    school = forms.CharField(max_length=64, required=False)
+    timeframe = forms.CharField(max_length=32, required=False)
+    caption = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                              help_text="Curator description (used by text search).")

@@ -67,3 +67,11 @@ def _call(task: str, arg: Any, *, timeout: float | None) -> Any:
         ) from exc
     finally:
         result.forget()
+
+
+REFRESH_CAPTIONS_TASK = "recommender.tasks.refresh_captions"
+
+
+def enqueue_caption_refresh(artwork_id: int) -> str:
+    """Re-caption one artwork after its text changed (catalogue sentence, embeddings, full text)."""
+    return app.send_task(REFRESH_CAPTIONS_TASK, args=[artwork_id], queue="default").id

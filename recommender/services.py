@@ -316,10 +316,12 @@ def upload_decide(*, upload: Upload, user: Any, decision: str, duplicate_of: Art
             for img in artwork.images.all():
                 img.file.delete(save=False)
             artwork.delete()
+            upload.artwork = None
+            upload.image = None
     else:
         raise ValueError(f"unknown decision {decision!r}")
     upload.decision = decision
-    upload.save(update_fields=["decision", "updated_at"])
+    upload.save(update_fields=["decision", "artwork", "image", "updated_at"])
     audit(actor=user, action=f"upload_{decision}", target=upload,
           duplicate_of=duplicate_of.pk if duplicate_of else None)
     return upload
@@ -460,3 +462,27 @@ def bulk_upload(*, user: Any, files: list[tuple[str, bytes]], max_file_bytes: in
         except ImageError as exc:
             errors.append(f"{name}: {exc}")
     return batch, errors
+
+
+@transaction.atomic
+def artwork_update(*, artwork: Artwork, user: Any, fields: dict[str, str], artist_name: str = "",
+                   caption: str | None = None) -> Artwork:
+    """A curator's edit: metadata and the curator caption; the workers then refresh the
+    artwork's captions, embeddings and full-text vector."""
+    before = {k: getattr(artwork, k) for k in UPLOAD_FIELDS}
+    for key in UPLOAD_FIELDS:
+        if key in fields:
+            setattr(artwork, key, (fields[key] or "").strip())
+    if artist_name.strip():
+        artwork.artist, _ = Artist.objects.get_or_create(name=artist_name.strip()[:255])
+    artwork.save()
+    if caption is not None:
+        if caption.strip():
+            Caption.objects.update_or_create(artwork=artwork, source=Caption.Source.CURATOR, chunk=0,
+                                             defaults={"text": caption.strip(), "embedding": None})
+        else:
+            Caption.objects.filter(artwork=artwork, source=Caption.Source.CURATOR).delete()
+    changed = {k: v for k, v in before.items() if getattr(artwork, k) != v}
+    audit(actor=user, action="edit", target=artwork, changed=sorted(changed))
+    transaction.on_commit(lambda: jobs.enqueue_caption_refresh(artwork.pk))
+    return artwork

@@ -66,3 +66,11 @@ def embed_captions(self: Any, caption_ids: list[int]) -> int:
     from recommender.captioning import captions_embed
 
     return captions_embed(caption_ids=caption_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(ConnectionError,), retry_backoff=5,
+             max_retries=5)
+def refresh_captions(artwork_id: int) -> int:
+    from recommender.captioning import artwork_captions_refresh
+
+    return artwork_captions_refresh(artwork_id)

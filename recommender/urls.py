@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/search/text", api.search_text, name="api_search_text"),
     path("api/v1/search/image", api.search_image, name="api_search_image"),
     path("artworks/<int:pk>/report-duplicate/", curation_views.report_duplicate, name="report_duplicate"),
+    path("artworks/<int:pk>/edit/", curation_views.artwork_edit, name="artwork_edit"),
     path("upload/", curation_views.upload_new, name="upload_new"),
     path("upload/bulk/", curation_views.upload_bulk, name="upload_bulk"),
     path("upload/batch/<str:batch>/", curation_views.upload_batch, name="upload_batch"),

@@ -45,7 +45,8 @@ def urls(objects: dict[str, object]) -> dict[str, list[str]]:
             reverse("artwork_detail", args=[objects["artwork"].pk]),
             reverse("artist_detail", args=[objects["artist"].pk]),
         ],
-        "curator": [reverse(n) for n in CURATOR] + [reverse("upload_status", args=[objects["upload"].pk])],
+        "curator": [reverse(n) for n in CURATOR] + [reverse("upload_status", args=[objects["upload"].pk]),
+                                                    reverse("artwork_edit", args=[objects["artwork"].pk])],
         "staff": [reverse(n) for n in STAFF] + [reverse("review_pair", args=[objects["pair"].pk])],
     }
 

@@ -1,0 +1,177 @@
+"""Retrieval/verification metrics over evaluation queries (pure functions).
+
+A query is either a perturbed copy of a known artwork (``expected_artwork``
+set) or a distractor that is not in the collection (``expected_artwork is
+None``).  Definitions used by :func:`summarise`:
+
+* ``recall_at_1``: among non-distractors, top-1 artwork == expected artwork;
+* ``verdict_recall``: among non-distractors, verdict == expected verdict;
+* ``found_recall``: among non-distractors, verdict is DUPLICATE or DETAIL
+  (either counts as "found") *and* the top-1 artwork is the expected one;
+* ``precision``: among all queries whose verdict is DUPLICATE or DETAIL, the
+  fraction whose top-1 artwork is the expected one (a distractor called a
+  duplicate/detail is always a false positive); ``None`` if nothing was claimed;
+* ``distractor_fp_rate``: distractors called DUPLICATE or DETAIL;
+* ``p50_seconds`` / ``p95_seconds``: per-query latency percentiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ml.rules import Verdict
+
+__all__ = [
+    "QueryOutcome",
+    "average_precision",
+    "format_report",
+    "mean_average_precision",
+    "summarise",
+]
+
+_FOUND = frozenset({Verdict.DUPLICATE, Verdict.DETAIL})
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    """What the pipeline answered for one evaluation query."""
+
+    query_id: Hashable
+    family: str
+    expected_artwork: Hashable | None  # None: a distractor (not in the collection)
+    expected_verdict: Verdict
+    top1_artwork: Hashable | None
+    verdict: Verdict
+    seconds: float
+
+    @property
+    def is_distractor(self) -> bool:
+        return self.expected_artwork is None
+
+    @property
+    def top1_correct(self) -> bool:
+        return self.expected_artwork is not None and self.top1_artwork == self.expected_artwork
+
+    @property
+    def claimed(self) -> bool:
+        """The pipeline says it found the artwork (as a duplicate or a detail)."""
+        return Verdict(self.verdict) in _FOUND
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else None
+
+
+def _metrics(outcomes: Sequence[QueryOutcome]) -> dict[str, Any]:
+    positives = [o for o in outcomes if not o.is_distractor]
+    distractors = [o for o in outcomes if o.is_distractor]
+    claimed = [o for o in outcomes if o.claimed]
+    seconds = [o.seconds for o in outcomes]
+    return {
+        "queries": len(outcomes),
+        "positives": len(positives),
+        "distractors": len(distractors),
+        "recall_at_1": _ratio(sum(o.top1_correct for o in positives), len(positives)),
+        "verdict_recall": _ratio(
+            sum(Verdict(o.verdict) == Verdict(o.expected_verdict) for o in positives), len(positives)
+        ),
+        "found_recall": _ratio(sum(o.claimed and o.top1_correct for o in positives), len(positives)),
+        "precision": _ratio(sum(o.top1_correct for o in claimed), len(claimed)),
+        "claimed": len(claimed),
+        "distractor_fp_rate": _ratio(sum(o.claimed for o in distractors), len(distractors)),
+        "p50_seconds": _percentile(seconds, 50),
+        "p95_seconds": _percentile(seconds, 95),
+    }
+
+
+def summarise(outcomes: Iterable[QueryOutcome]) -> dict[str, Any]:
+    """Overall metrics, the same per family (``by_family``) and a verdict confusion table.
+
+    ``confusion[expected][actual]`` counts verdicts; ratios are ``None`` when
+    their denominator is empty.
+    """
+    items = list(outcomes)
+    summary = _metrics(items)
+    families = sorted({o.family for o in items})
+    summary["by_family"] = {f: _metrics([o for o in items if o.family == f]) for f in families}
+    confusion: dict[str, dict[str, int]] = {}
+    for o in items:
+        row = confusion.setdefault(Verdict(o.expected_verdict).value, {v.value: 0 for v in Verdict})
+        row[Verdict(o.verdict).value] += 1
+    summary["confusion"] = confusion
+    return summary
+
+
+def _fmt(value: Any, kind: str) -> str:
+    if value is None:
+        return "-"
+    if kind == "pct":
+        return f"{100 * value:.1f}%"
+    if kind == "ms":
+        return f"{1000 * value:.0f}"
+    return str(value)
+
+
+_COLUMNS = [
+    ("queries", "n", "int"),
+    ("recall_at_1", "R@1", "pct"),
+    ("verdict_recall", "verdict", "pct"),
+    ("found_recall", "found", "pct"),
+    ("precision", "precision", "pct"),
+    ("distractor_fp_rate", "distr.FP", "pct"),
+    ("p50_seconds", "p50 ms", "ms"),
+    ("p95_seconds", "p95 ms", "ms"),
+]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    # First column left-aligned (names), numbers right-aligned.
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
+
+
+def format_report(summary: dict[str, Any]) -> str:
+    """An aligned plain-text report of :func:`summarise`'s output."""
+    header = ["family", *(title for _, title, _ in _COLUMNS)]
+    rows = [[family, *(_fmt(m[key], kind) for key, _, kind in _COLUMNS)] for family, m in summary["by_family"].items()]
+    rows.append(["ALL", *(_fmt(summary[key], kind) for key, _, kind in _COLUMNS)])
+    lines = _table(header, rows)
+    confusion = summary.get("confusion") or {}
+    if confusion:
+        verdicts = [v.value for v in Verdict]
+        crows = [[expected, *(str(confusion[expected].get(v, 0)) for v in verdicts)] for expected in confusion]
+        lines += ["", "expected \\ verdict", *_table(["", *verdicts], crows)]
+    return "\n".join(lines)
+
+
+def average_precision(ranked: Sequence[Hashable], relevant: Iterable[Hashable]) -> float:
+    """Average precision of one ranked list; 0.0 when nothing is relevant."""
+    wanted = set(relevant)
+    if not wanted:
+        return 0.0
+    hits, total = 0, 0.0
+    for rank, item in enumerate(ranked, start=1):
+        if item in wanted:
+            hits += 1
+            total += hits / rank
+    return total / len(wanted)
+
+
+def mean_average_precision(runs: Iterable[tuple[Sequence[Hashable], Iterable[Hashable]]]) -> float:
+    """Mean of :func:`average_precision` over (ranked, relevant) pairs; 0.0 if empty."""
+    scores = [average_precision(ranked, relevant) for ranked, relevant in runs]
+    return float(np.mean(scores)) if scores else 0.0

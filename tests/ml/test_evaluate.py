@@ -1,0 +1,91 @@
+"""Evaluation metrics on hand-made outcomes."""
+
+from __future__ import annotations
+
+import pytest
+
+from ml.evaluate import QueryOutcome, average_precision, format_report, mean_average_precision, summarise
+from ml.rules import Verdict
+
+D, T, S, U = Verdict.DUPLICATE, Verdict.DETAIL, Verdict.SIMILAR, Verdict.UNRELATED
+
+
+def outcome(
+    qid: str, family: str, expected: str | None, expected_verdict: Verdict, top1: str | None, verdict: Verdict, s: float
+) -> QueryOutcome:
+    return QueryOutcome(qid, family, expected, expected_verdict, top1, verdict, s)
+
+
+OUTCOMES = [
+    # crop: 3 queries; one wrong top-1 (but called duplicate -> a false positive)
+    outcome("q1", "crop", "a", D, "a", D, 0.10),
+    outcome("q2", "crop", "b", D, "b", D, 0.20),
+    outcome("q3", "crop", "c", D, "x", D, 0.30),
+    # detail: one found as detail, one found only as a duplicate, one missed
+    outcome("q4", "detail", "d", T, "d", T, 0.40),
+    outcome("q5", "detail", "e", T, "e", D, 0.50),
+    outcome("q6", "detail", "f", T, "f", S, 0.60),
+    # distractors (not in the collection): one wrongly called a duplicate
+    outcome("q7", "distractor", None, U, "g", S, 0.70),
+    outcome("q8", "distractor", None, U, "h", D, 0.80),
+]
+
+
+def test_summarise_overall() -> None:
+    s = summarise(OUTCOMES)
+    assert (s["queries"], s["positives"], s["distractors"]) == (8, 6, 2)
+    assert s["recall_at_1"] == pytest.approx(5 / 6)  # q3 wrong
+    assert s["verdict_recall"] == pytest.approx(4 / 6)  # q1 q2 q3 q4 (q3's verdict is right, its artwork is not)
+    assert s["found_recall"] == pytest.approx(4 / 6)  # q1 q2 q4 q5 found the right artwork
+    # claimed (duplicate/detail): q1 q2 q3 q4 q5 q8 -> right artwork q1 q2 q4 q5
+    assert s["claimed"] == 6
+    assert s["precision"] == pytest.approx(4 / 6)
+    assert s["distractor_fp_rate"] == pytest.approx(0.5)
+    assert s["p50_seconds"] == pytest.approx(0.45)
+    assert s["p95_seconds"] == pytest.approx(0.765)
+
+
+def test_summarise_by_family_and_confusion() -> None:
+    s = summarise(OUTCOMES)
+    assert list(s["by_family"]) == ["crop", "detail", "distractor"]
+    crop, detail, distractor = (s["by_family"][k] for k in ("crop", "detail", "distractor"))
+    assert crop["recall_at_1"] == pytest.approx(2 / 3) and crop["precision"] == pytest.approx(2 / 3)
+    assert detail["verdict_recall"] == pytest.approx(1 / 3) and detail["found_recall"] == pytest.approx(2 / 3)
+    assert detail["precision"] == pytest.approx(1.0)
+    assert distractor["recall_at_1"] is None and distractor["precision"] == 0.0
+    assert distractor["distractor_fp_rate"] == 0.5
+    assert s["confusion"]["detail"] == {"duplicate": 1, "detail": 1, "similar": 1, "unrelated": 0}
+    assert s["confusion"]["unrelated"] == {"duplicate": 1, "detail": 0, "similar": 1, "unrelated": 0}
+
+
+def test_summarise_empty_and_nothing_claimed() -> None:
+    empty = summarise([])
+    assert empty["queries"] == 0 and empty["recall_at_1"] is None and empty["p50_seconds"] is None
+    assert empty["by_family"] == {}
+    quiet = summarise([outcome("q", "jpeg", "a", D, "a", S, 0.1)])
+    assert quiet["precision"] is None and quiet["recall_at_1"] == 1.0 and quiet["found_recall"] == 0.0
+    assert "-" in format_report(quiet)
+
+
+def test_format_report_is_an_aligned_table() -> None:
+    text = format_report(summarise(OUTCOMES))
+    lines = text.splitlines()
+    table = lines[: lines.index("")]
+    assert table[0].split()[:3] == ["family", "n", "R@1"]
+    assert len({len(line) for line in table}) == 1  # every row equally wide
+    rows = {line.split()[0]: line.split() for line in table[2:]}
+    assert set(rows) == {"crop", "detail", "distractor", "ALL"}
+    assert rows["ALL"][1:3] == ["8", "83.3%"]
+    assert rows["distractor"][2] == "-"
+    assert rows["ALL"][-2:] == ["450", "765"]  # p50 / p95 in ms
+    assert "expected \\ verdict" in text
+
+
+def test_average_precision() -> None:
+    assert average_precision(["a", "b", "c"], {"a"}) == 1.0
+    assert average_precision(["x", "a"], {"a"}) == 0.5
+    assert average_precision(["a", "x", "b"], {"a", "b"}) == pytest.approx((1 + 2 / 3) / 2)
+    assert average_precision(["x"], {"a"}) == 0.0
+    assert average_precision(["x"], set()) == 0.0
+    assert mean_average_precision([(["a"], {"a"}), (["x", "a"], {"a"})]) == pytest.approx(0.75)
+    assert mean_average_precision([]) == 0.0
