@@ -64,6 +64,7 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
     original_files = files[cfg.distractors : cfg.distractors + cfg.originals]
     families = cfg.families or list(PERTURBATIONS)
     outcomes: list[QueryOutcome] = []
+    evidence: list[dict[str, Any]] = []  # raw scores per query, for `calibrate`
     with tempfile.TemporaryDirectory() as media, override_settings(MEDIA_ROOT=media):
         try:
             with transaction.atomic():
@@ -89,6 +90,15 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
                     res = search.image_query(data=_png(rgb), embed=query_embedding)
                     secs = time.perf_counter() - t
                     top = res.candidates[0].artwork.pk if res.candidates else None
+                    right = [c for c in res.candidates if c.artwork.pk == expected]
+                    wrong = [c for c in res.candidates if c.artwork.pk != expected]
+                    evidence.append({
+                        "query_id": query_id, "family": family, "expected_verdict": str(verdict),
+                        "right_cosine": max((c.cosine for c in right), default=None),
+                        "right_inliers": max((c.inliers for c in right), default=None),
+                        "wrong_cosine": max((c.cosine for c in wrong), default=None),
+                        "wrong_inliers": max((c.inliers for c in wrong), default=0),
+                    })
                     outcomes.append(QueryOutcome(query_id=query_id, family=family, expected_artwork=expected,
                                                  expected_verdict=verdict, top1_artwork=top,
                                                  verdict=res.verdict, seconds=secs))
@@ -117,4 +127,5 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
             pass
     summary = summarise(outcomes)
     summary["collection_size"] = len(original_files)
+    summary["evidence"] = evidence
     return summary, format_report(summary), outcomes

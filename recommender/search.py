@@ -108,14 +108,24 @@ def shortlist(vector: Iterable[float], *, model_version: str, k: int, exclude_im
     return [(img, 1.0 - float(img.distance)) for img in rows]
 
 
-def verify(matcher: QueryMatcher, items: list[tuple[ArtworkImage, float]], rules: Thresholds) -> list[Candidate]:
-    """Decide every shortlisted candidate; geometric matching only where the rules need it."""
+def verify(matcher: QueryMatcher, items: list[tuple[ArtworkImage, float]], rules: Thresholds,
+           *, top: int | None = None) -> list[Candidate]:
+    """Decide every shortlisted candidate; geometric matching only where the rules need it.
+
+    Only the `top` best by cosine (ARTSEARCH_VERIFY_TOP) are matched geometrically, plus any
+    with cosine ≥ T: edited copies rank near the top of the CNN shortlist, and LSH matching
+    is the expensive step. The mirror is searched only above `similar_min`, since a mirrored
+    copy keeps a high CNN similarity (sum pooling ignores left and right).
+    """
     out: list[Candidate] = []
     q_kps = len(matcher)
-    for image, cosine in items:
+    top = settings.ARTSEARCH_VERIFY_TOP if top is None else top
+    for i, (image, cosine) in enumerate(items):
         match = None
-        if rules.needs_verification(cosine, q_kps, image.n_keypoints) and image.keypoints:
-            match = matcher.match(Keypoints.from_bytes(image.keypoints), min_inliers=rules.required_inliers(cosine))
+        wanted = i < top or cosine >= rules.T
+        if wanted and rules.needs_verification(cosine, q_kps, image.n_keypoints) and image.keypoints:
+            match = matcher.match(Keypoints.from_bytes(image.keypoints), min_inliers=rules.required_inliers(cosine),
+                                  try_mirror=cosine >= rules.similar_min)
         decision = rules.decide(cosine=cosine, query_keypoints=q_kps, candidate_keypoints=image.n_keypoints,
                                 match=match)
         out.append(Candidate(image=image, cosine=cosine, decision=decision, match=match))
