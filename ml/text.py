@@ -21,11 +21,13 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = [
     "MODEL_NAME",
     "TextEncoder",
+    "author_name_tokens",
     "catalogue_sentence",
     "chunk_text",
     "clean_commentary",
     "display_author",
     "find_model_dir",
+    "query_name_tokens",
     "split_sentences",
 ]
 
@@ -85,6 +87,10 @@ class TextEncoder:
         return self._model
 
     def _load(self) -> SentenceTransformer:
+        model_dir = self._model_dir or find_model_dir()
+        if not (Path(model_dir) / "config.json").is_file():
+            # Checked first so a wrong path fails clearly instead of being tried as a Hub model id.
+            raise RuntimeError(f"No sentence-transformers model at {model_dir} (config.json missing)")
         # Never reach the Hub: the weights ship in site-packages.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -92,7 +98,6 @@ class TextEncoder:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise RuntimeError("The text encoder needs 'sentence-transformers' installed") from exc
-        model_dir = self._model_dir or find_model_dir()
         return SentenceTransformer(str(model_dir), device=self.device, local_files_only=True)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -232,6 +237,63 @@ def display_author(author: str) -> str:
     return f"{name} {tail}".strip() if tail else name
 
 
+# Words in WGA author heads that name a role or a nationality, not a person ("UNKNOWN MASTER,
+# Hungarian", "MINIATURIST, German"): matching them would tie a query to hundreds of anonymous works.
+_GENERIC_NAME_WORDS = {
+    "unknown", "master", "masters", "miniaturist", "architect", "painter", "sculptor", "weaver",
+    "goldsmith", "illuminator", "engraver", "glass", "icon", "the", "elder", "younger", "of", "and",
+    "workshop", "follower", "circle", "school", "other", "artist", "della", "delle", "dalla", "degli",
+    "still", "life", "saint", "virgin", "holy",
+    "german", "italian", "french", "dutch", "flemish", "spanish", "english", "netherlandish",
+    "austrian", "hungarian", "swiss", "american", "russian", "danish", "scottish", "catalan",
+    "portuguese", "belgian", "bohemian", "irish", "greek", "swedish", "polish", "norwegian", "finnish",
+}  # fmt: skip
+# Capitalised words of commentary that are subjects or places, not artists' names.
+_QUERY_NAME_STOP = {
+    "this", "that", "these", "those", "there", "their", "then", "than", "with", "from", "which",
+    "while", "when", "where", "what", "after", "before", "saint", "virgin", "christ", "madonna",
+    "child", "church", "museum", "chapel", "king", "queen", "lord", "holy", "gallery", "national",
+    "painting", "paintings", "portrait", "although", "however", "though", "since", "also", "both",
+    "other", "many", "most", "some", "such", "during",
+}  # fmt: skip
+
+
+def author_name_tokens(author: str) -> list[str]:
+    """Lower-case surname words (>= 4 letters) of a raw WGA author, for trigram name matching.
+
+    "AACHEN, Hans von" -> ["aachen"]; "LEONARDO da Vinci" -> ["leonardo"];
+    "MASTER of Flémalle" -> ["flémalle"]; "UNKNOWN MASTER, Hungarian" -> [].
+    """
+    author = " ".join((author or "").split())
+    if "," in author:
+        head = author.split(",", 1)[0]
+    else:
+        # No comma: the upper-case run is the name WGA files it under ("ARNOLFO DI CAMBIO").
+        head = " ".join(w for w in author.split() if w.isupper() and len(w) > 1) or author
+    words = [w.lower() for w in re.findall(r"[^\W\d_]+", head)]
+    if words and words[0] == "master":  # "MASTER of Flémalle": the rest of the name is the key
+        words = [w.lower() for w in re.findall(r"[^\W\d_]+", author)]
+    out: list[str] = []
+    for w in words:
+        if len(w) >= 4 and w not in _GENERIC_NAME_WORDS and w not in out:
+            out.append(w)
+    return out
+
+
+def query_name_tokens(text: str) -> list[str]:
+    """Capitalised words (>= 4 letters) of a free-text query that may be artists' names, lower-cased.
+
+    Meant for trigram matching against author_name_tokens (pg_trgm ``similarity >= 0.6``),
+    which also catches misspellings ("Honthors" -> "honthorst").
+    """
+    seen: list[str] = []
+    for w in re.findall(r"\b[A-ZÀ-Þ][^\W\d_]{3,}", text or ""):
+        low = w.lower()
+        if low not in _QUERY_NAME_STOP and low not in seen:
+            seen.append(low)
+    return seen
+
+
 # --------------------------------------------------------------------------------------
 # Catalogue sentence
 # --------------------------------------------------------------------------------------
@@ -305,13 +367,19 @@ def catalogue_sentence(
     type: str = "",
     school: str = "",
     timeframe: str = "",
+    compact: bool = False,
 ) -> str:
     """Render a catalogue row as one natural sentence for embedding and full-text search.
 
     Example: "Annunciation, a religious painting by Fra Angelico (Italian, 1401-1450),
     tempera and gold on panel, 84 x 50 cm, c. 1424, in the Museo di San Marco, Florence."
     ``author`` may be the raw WGA form ("ANGELICO, Fra"); it is converted with display_author.
+    ``compact=True`` keeps only title, kind, author and school ("Annunciation, a religious
+    painting by Fra Angelico (Italian)."): on SemArt description queries MiniLM ranks these
+    better than full sentences, whose sizes, dates and museums dilute the embedding.
     """
+    if compact:
+        technique = date = location = timeframe = ""
     title = " ".join((title or "").split()) or "Untitled"
     form_key = (form or "").strip().lower()
     noun = _FORM_NOUN.get(form_key, form_key or "work")

@@ -119,13 +119,19 @@ def image_attach(*, artwork: Artwork, data: bytes, source_name: str) -> tuple[Ar
     image = ArtworkImage(
         artwork=artwork, source_name=safe_name, sha256=sha, height=rgb.shape[0], width=rgb.shape[1]
     )
-    # The stored file keeps its original name, under a folder named by the content hash.
-    image.file.save(f"{sha[:2]}/{sha[2:12]}/{safe_name}", ContentFile(data), save=False)
+    # The stored file keeps its original name, under a folder named by the content hash. A file
+    # already there holds these very bytes (left by an earlier, rolled-back attempt): reuse it
+    # rather than let the storage invent a new name.
+    name = image.file.field.generate_filename(image, f"{sha[:2]}/{sha[2:12]}/{safe_name}")
+    storage = image.file.storage
+    if storage.exists(name) and storage.size(name) == len(data):
+        image.file.name = name
+    else:
+        image.file.save(f"{sha[:2]}/{sha[2:12]}/{safe_name}", ContentFile(data), save=False)
     try:
         with transaction.atomic():
             image.save()
-    except IntegrityError:  # a concurrent import stored the same bytes first
-        image.file.delete(save=False)
+    except IntegrityError:  # a concurrent import stored the same bytes first (the file is shared: keep it)
         return ArtworkImage.objects.get(sha256=sha), False
     return image, True
 

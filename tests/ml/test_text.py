@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ml.text import (
     TextEncoder,
+    author_name_tokens,
     catalogue_sentence,
     chunk_text,
     clean_commentary,
     display_author,
+    query_name_tokens,
     split_sentences,
 )
 
@@ -47,6 +50,11 @@ def test_encoder_empty_and_str_guard(encoder: TextEncoder) -> None:
     assert encoder.encode([]).shape == (0, 384)
     with pytest.raises(TypeError):
         encoder.encode("not a list")  # type: ignore[arg-type]
+
+
+def test_encoder_missing_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match=r"config\.json"):
+        TextEncoder(model_dir=tmp_path).encode(["x"])
 
 
 def test_import_is_cheap() -> None:
@@ -98,6 +106,22 @@ def test_catalogue_sentence_example() -> None:
         "Annunciation, a religious painting by Fra Angelico (Italian, 1401-1450), "
         "tempera and gold on panel, 84 x 50 cm, c. 1424, in the Museo di San Marco, Florence."
     )
+
+
+def test_catalogue_sentence_compact() -> None:
+    s = catalogue_sentence(
+        title="Annunciation",
+        author="ANGELICO, Fra",
+        date="c. 1424",
+        technique="Tempera and gold on panel, 84 x 50 cm",
+        location="Museo di San Marco, Florence",
+        form="painting",
+        type="religious",
+        school="Italian",
+        timeframe="1401-1450",
+        compact=True,
+    )
+    assert s == "Annunciation, a religious painting by Fra Angelico (Italian)."
 
 
 def test_catalogue_sentence_missing_fields_and_forms() -> None:
@@ -158,3 +182,24 @@ def test_chunk_text() -> None:
     assert overlapped[1].startswith(sentences[3])
     with pytest.raises(ValueError):
         chunk_text(text, max_words=0)
+
+
+@pytest.mark.parametrize(
+    ("author", "tokens"),
+    [
+        ("AACHEN, Hans von", ["aachen"]),
+        ("LEONARDO da Vinci", ["leonardo"]),
+        ("ARNOLFO DI CAMBIO", ["arnolfo", "cambio"]),
+        ("MASTER of Flémalle", ["flémalle"]),
+        ("MASTER of the Acquavella Still-Life", ["acquavella"]),
+        ("UNKNOWN MASTER, Hungarian", []),
+        ("MINIATURIST, German", []),
+    ],
+)
+def test_author_name_tokens(author: str, tokens: list[str]) -> None:
+    assert author_name_tokens(author) == tokens
+
+
+def test_query_name_tokens() -> None:
+    text = "This work is close to Honthors. The Virgin sits; Michelangelo and Honthors saw it in 1520."
+    assert query_name_tokens(text) == ["honthors", "michelangelo"]
