@@ -80,7 +80,7 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
                         ids[img.pk] = path
                 id_list = list(ids)
                 for i in range(0, len(id_list), 16):
-                    image_index_batch(id_list[i : i + 16])
+                    image_index_batch(id_list[i : i + 16], captions=False)  # captions play no part here
                 progress(f"indexed {len(id_list)} originals in {time.perf_counter() - t0:.0f}s")
                 artwork_of = dict(ArtworkImage.objects.filter(pk__in=id_list).values_list("pk", "artwork_id"))
                 backgrounds = [decode_image_file(p) for p in distractor_files[:5]] or None

@@ -61,7 +61,7 @@ class IndexOutcome:
 
 
 def image_index_batch(image_ids: Sequence[int], *, force: bool = False,
-                      progress: Callable[[str], None] | None = None) -> IndexOutcome:
+                      progress: Callable[[str], None] | None = None, captions: bool = True) -> IndexOutcome:
     """Compute and store vector + keypoints for these images. Idempotent: images already
     indexed by the current model version are skipped unless `force`; a re-run after a killed
     worker just redoes the same rows with the same values."""
@@ -107,7 +107,8 @@ def image_index_batch(image_ids: Sequence[int], *, force: bool = False,
         outcome.indexed = len(todo)
         # Captions follow the image: machine captions for images without human text, and the
         # catalogue sentence / full-text vector for every artwork touched.
-        captions_follow_images([r.pk for r, _ in todo])
+        if captions:
+            captions_follow_images([r.pk for r, _ in todo])
     outcome.seconds = time.perf_counter() - t0
     return outcome
 
