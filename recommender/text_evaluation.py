@@ -10,12 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from recommender import text_search
+from recommender.metrics import percentile
 from recommender.models import Artwork
-
-
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused") -> str:
@@ -66,5 +62,5 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused") 
         f"text evaluation ({mode}) on {n} queries over {catalogue} artworks\n"
         f"Pr@1 {hits[1] / n:.3f}  Pr@3 {hits[3] / n:.3f}  Pr@5 {hits[5] / n:.3f}  MRR@10 {statistics.fmean(rr):.3f}\n"
         f"latency (encode + SQL, in-process): p50 {statistics.median(times) * 1000:.0f} ms, "
-        f"p95 {_pct(times, 0.95) * 1000:.0f} ms"
+        f"p95 {percentile(times, 0.95) * 1000:.0f} ms"
     )

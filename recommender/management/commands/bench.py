@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ml.images import decode_image
 from recommender import selectors
+from recommender.metrics import percentile
 from recommender.models import Artwork, ArtworkImage
 
 
@@ -27,9 +28,6 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 class Command(BaseCommand):
@@ -83,7 +81,7 @@ class Command(BaseCommand):
             selectors.artwork_similar_list(artwork=art)
             times.append((time.perf_counter() - t) * 1000)
         self.stdout.write(f"similar-artworks query: p50 {statistics.median(times):.1f} ms, "
-                          f"p95 {_pct(times, 0.95):.1f} ms over {len(times)} queries (top 12, HNSW)")
+                          f"p95 {percentile(times, 0.95):.1f} ms over {len(times)} queries (top 12, HNSW)")
 
         qtimes, parts = [], []
         datas = []
@@ -98,5 +96,5 @@ class Command(BaseCommand):
         keys = ["decode", "embed", "shortlist", "verify"]
         split = ", ".join(f"{k} {statistics.median([p[k] for p in parts]) * 1000:.0f}" for k in keys)
         self.stdout.write(f"image query (in-process CNN + shortlist 100 + ORB/FLANN): p50 "
-                          f"{statistics.median(qtimes) * 1000:.0f} ms, p95 {_pct(qtimes, 0.95) * 1000:.0f} ms "
+                          f"{statistics.median(qtimes) * 1000:.0f} ms, p95 {percentile(qtimes, 0.95) * 1000:.0f} ms "
                           f"[median ms: {split}]")
