@@ -25,7 +25,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -220,6 +221,22 @@ def preprocess_rgb(rgb: np.ndarray, preprocessing: Preprocessing) -> torch.Tenso
         std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(3, 1, 1)
         return ((x / 255.0 - mean) / std).contiguous()
     raise ValueError(f"unknown preprocessing {preprocessing!r}")
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Cap torch's intra-op threads for the block, then restore them (`None`: leave as is).
+
+    Small models train faster on one thread: on a busy 2-core machine OpenMP threads spin
+    and slow a tiny matrix product down many times over.
+    """
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def pick_device(preferred: str | torch.device | None = None) -> torch.device:

@@ -19,8 +19,7 @@ import logging
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,6 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ml.backbone import torch_threads
 
 __all__ = [
     "OTHER_CLASS",
@@ -253,21 +254,6 @@ def _class_list(values: Sequence[str | None], min_count: int) -> tuple[list[str]
     return classes, index
 
 
-@contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """Temporarily cap intra-op threads.
-
-    The head is a few 512-wide matrix products: OpenMP fan-out costs more than
-    it saves, and on a busy machine spinning threads slow it down ~50x.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _fit(
     head: CamHead,
     x: torch.Tensor,
@@ -362,7 +348,7 @@ def train_cam_head(
             torch.manual_seed(seed)
             return CamHead(tasks, channels, metadata=metadata)
 
-    with _torch_threads(1):
+    with torch_threads(1):
         head = new_head()
         _fit(head, x_all[train_idx], {t: y[train_idx] for t, y in targets.items()}, epochs=epochs, lr=lr, l2=l2)
         with torch.no_grad():

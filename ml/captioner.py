@@ -394,12 +394,9 @@ def train_captioner(
     model this small extra threads only add synchronisation, and on a busy CPU they made a toy
     run 6x slower. ``None`` leaves torch's setting alone.
     """
-    import torch
+    from ml.backbone import torch_threads
 
-    previous = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(max(1, num_threads))
-    try:
+    with torch_threads(num_threads):
         return _train_captioner(
             vectors,
             titles,
@@ -412,8 +409,6 @@ def train_captioner(
             beam_size=beam_size,
             time_budget_s=time_budget_s,
         )
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train_captioner(

@@ -159,12 +159,9 @@ def train_joint(
     chance level is k / n_val, which the report gives too. ``num_threads`` caps torch's
     intra-op threads while training (restored afterwards; ``None`` leaves them alone).
     """
-    import torch
+    from ml.backbone import torch_threads
 
-    previous = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(max(1, num_threads))
-    try:
+    with torch_threads(num_threads):
         return _train_joint(
             image_vecs,
             text_vecs,
@@ -176,8 +173,6 @@ def train_joint(
             lr=lr,
             weight_decay=weight_decay,
         )
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train_joint(
