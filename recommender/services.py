@@ -166,14 +166,14 @@ def images_import_folder(*, folder: Path, manifest: Path | None = None) -> Impor
             report.unchanged += 1
             continue
         try:
-            decode_image(data)
+            # image_attach validates (decodes) the image; a bad one rolls the new artwork back.
+            with transaction.atomic():
+                artwork = _artwork_for(path, meta)
+                image_attach(artwork=artwork, data=data, source_name=path.name)
         except ImageError as exc:
             report.invalid += 1
             report.errors.append(f"{path}: {exc}")
             continue
-        with transaction.atomic():
-            artwork = _artwork_for(path, meta)
-            image_attach(artwork=artwork, data=data, source_name=path.name)
         report.created += 1
     return report
 
@@ -256,7 +256,7 @@ def artwork_upload(*, user: Any, data: bytes, source_name: str, metadata: dict[s
 
     Raises ImageError for a file that is not a usable image (nothing is stored then).
     """
-    decode_image(data)  # validate before anything is written
+    # image_attach below validates the image; an ImageError rolls back everything made here.
     artist = None
     if artist_name.strip():
         artist, _ = Artist.objects.get_or_create(name=artist_name.strip()[:255])
