@@ -26,7 +26,8 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {img.shape}")
 
 
-def _png(rgb: np.ndarray) -> bytes:
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """An RGB uint8 image as PNG bytes."""
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:  # pragma: no cover - PNG encoding of uint8 RGB does not fail
         raise RuntimeError("PNG encoding failed")
@@ -104,7 +105,7 @@ def draw_matches(query_rgb: np.ndarray, cand_rgb: np.ndarray, match: MatchResult
         cv2.circle(canvas, c, 2, colour, -1, cv2.LINE_AA)
     caption = f"{match.inliers} inliers / {match.good_matches} matches" + (" (mirrored)" if match.mirrored else "")
     cv2.putText(canvas, caption, (4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    return _png(canvas)
+    return png_bytes(canvas)
 
 
 def heatmap_overlay(rgb: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> bytes:
@@ -121,4 +122,4 @@ def heatmap_overlay(rgb: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> by
     coloured = cv2.applyColorMap(np.round(heat * 255).astype(np.uint8), cv2.COLORMAP_JET)  # BGR
     coloured = cv2.cvtColor(coloured, cv2.COLOR_BGR2RGB)
     blended = cv2.addWeighted(img, 1.0 - alpha, coloured, alpha, 0.0)
-    return _png(blended)
+    return png_bytes(blended)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from django.db import transaction
 from django.test.utils import override_settings
@@ -21,6 +20,7 @@ from ml.evaluate import QueryOutcome, format_report, summarise
 from ml.images import ImageError, decode_image_file
 from ml.perturb import PERTURBATIONS, expected_verdict
 from ml.rules import Verdict
+from ml.visualize import png_bytes
 from recommender import search
 from recommender.models import Artwork, ArtworkImage
 from recommender.services import IMAGE_SUFFIXES, image_attach
@@ -40,13 +40,6 @@ class DuplicateEvalConfig:
     distractors: int = 100
     seed: int = 0
     families: list[str] | None = None
-
-
-def _png(rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError("cannot encode query image")
-    return buf.tobytes()
 
 
 def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], None] = logger.info
@@ -87,7 +80,7 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
 
                 def run(query_id: str, family: str, rgb: np.ndarray, expected: int | None, verdict: Verdict) -> None:
                     t = time.perf_counter()
-                    res = search.image_query(data=_png(rgb), embed=query_embedding)
+                    res = search.image_query(data=png_bytes(rgb), embed=query_embedding)
                     secs = time.perf_counter() - t
                     top = res.candidates[0].artwork.pk if res.candidates else None
                     right = [c for c in res.candidates if c.artwork.pk == expected]

@@ -20,8 +20,9 @@ MAX_EVIDENCE = 3
 def _thumbnail_uri(rgb: np.ndarray, max_side: int = 480) -> str:
     scale = min(1.0, max_side / max(rgb.shape[:2]))
     small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
-    return png_data_uri(buf.tobytes()) if ok else ""
+    from ml.visualize import png_bytes
+
+    return png_data_uri(png_bytes(small))
 
 
 def query_pictures(result: ImageQueryResult) -> dict[str, Any]:
