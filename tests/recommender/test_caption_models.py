@@ -34,6 +34,9 @@ def indexed_with_vectors(tmp_path: Path) -> list[ArtworkImage]:
         im.embedding, im.status, im.model_version = list(v / np.linalg.norm(v)), "indexed", "test"
     ArtworkImage.objects.bulk_update(rows, ["embedding", "status", "model_version"])
     call_command("build_captions", "--inline", stdout=StringIO())
+    out = StringIO()
+    call_command("build_captions", "--embed-only", "--inline", stdout=out)
+    assert "embedded 0 captions" in out.getvalue()  # nothing left to embed, nothing rebuilt
     return rows
 
 

@@ -21,15 +21,20 @@ class Command(BaseCommand):
                             help="WGA commentary: metadata.json as scraped, or JSON lines with url/description")
         parser.add_argument("--inline", action="store_true", help="embed in this process instead of the workers")
         parser.add_argument("--no-embed", action="store_true")
+        parser.add_argument("--embed-only", action="store_true",
+                            help="only enqueue/compute the missing embeddings (captions already built)")
 
-    def handle(self, *args: Any, commentary: list[Path], inline: bool, no_embed: bool, **o: Any) -> None:
+    def handle(self, *args: Any, commentary: list[Path], inline: bool, no_embed: bool, embed_only: bool,
+               **o: Any) -> None:
         from recommender.captioning import (
-            captions_embed,
             catalogue_captions_sync,
             commentary_import,
             search_vectors_refresh,
         )
 
+        if embed_only:
+            self._embed(inline)
+            return
         t0 = time.perf_counter()
         changed = catalogue_captions_sync()
         self.stdout.write(f"catalogue captions: {changed} new or changed")
@@ -41,8 +46,12 @@ class Command(BaseCommand):
                               f"{r.unmatched} not in the catalogue, {r.empty} empty")
         search_vectors_refresh()
         self.stdout.write(f"full-text vectors refreshed ({time.perf_counter() - t0:.1f}s)")
-        if no_embed:
-            return
+        if not no_embed:
+            self._embed(inline)
+
+    def _embed(self, inline: bool) -> None:
+        from recommender.captioning import captions_embed
+
         todo = list(Caption.objects.filter(embedding__isnull=True).values_list("id", flat=True))
         if inline:
             t = time.perf_counter()
