@@ -1,0 +1,38 @@
+"""`evaluate duplicates` and `calibrate` on a handful of real demo images (CNN in-process)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from recommender.models import Artwork, ArtworkImage
+
+pytestmark = pytest.mark.django_db
+
+
+def test_evaluate_reports_per_family_and_rolls_back_and_calibrate_reads_it(
+    demo_images: list[Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for p in demo_images[20:26]:
+        shutil.copy(p, folder / p.name)
+    run = tmp_path / "run.json"
+    out = StringIO()
+    call_command("evaluate", "duplicates", "--images", str(folder), "--originals", "5", "--queries", "1",
+                 "--distractors", "1", "--families", "crop", "mirror", "--json", str(run),
+                 stdout=out, stderr=StringIO())
+    report = out.getvalue()
+    assert "crop" in report and "mirror" in report and "distractor" in report and "ALL" in report
+    assert Artwork.objects.count() == 0 and ArtworkImage.objects.count() == 0  # rolled back
+    data = json.loads(run.read_text())
+    assert len(data["outcomes"]) == 3 and len(data["summary"]["evidence"]) == 3
+    assert data["summary"]["precision"] == 1.0
+    out = StringIO()
+    call_command("calibrate", str(run), stdout=out)
+    assert "proposed T=" in out.getvalue() and "ARTSEARCH_N=" in out.getvalue()
