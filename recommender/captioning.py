@@ -17,6 +17,7 @@ from pathlib import Path
 from django.db import connection, transaction
 
 from ml.text import TextEncoder, catalogue_sentence, chunk_text, clean_commentary
+from recommender import bm25
 from recommender.models import Artwork, Caption
 
 logger = logging.getLogger(__name__)
@@ -35,15 +36,40 @@ def get_encoder() -> TextEncoder:
         return _encoder
 
 
-def encoder_version() -> str:
+def encoder_version(source: str = "") -> str:
+    """The model version an embedding of this caption source records; catalogue captions are
+    embedded in their compact form (see _embedding_text)."""
+    if source == Caption.Source.CATALOGUE:
+        return f"{TextEncoder.model_name}+compact"
     return TextEncoder.model_name
 
 
-def _catalogue_text(art: Artwork) -> str:
+def _catalogue_text(art: Artwork, *, compact: bool = False) -> str:
     return catalogue_sentence(
         title=art.title, author=art.artist.name if art.artist else "", date=art.date, technique=art.technique,
         location=art.location, form=art.form, type=art.type, school=art.school, timeframe=art.timeframe,
+        compact=compact,
     )
+
+
+def _embedding_text(caption: Caption) -> str:
+    """What MiniLM embeds. The catalogue caption keeps the full sentence for full text and display,
+    but is embedded as the compact one (title, kind, artist, school): on description queries MiniLM
+    ranks those better, since sizes, dates and museums dilute the vector."""
+    if caption.source == Caption.Source.CATALOGUE:
+        return _catalogue_text(caption.artwork, compact=True)
+    return caption.text
+
+
+def captions_to_embed() -> list[int]:
+    """Captions with no embedding, or one made by another encoder version (e.g. before the
+    catalogue captions were embedded compact)."""
+    from django.db.models import Q
+
+    stale = Q(embedding__isnull=True)
+    for source in Caption.Source.values:
+        stale |= Q(source=source) & ~Q(model_version=encoder_version(source))
+    return list(Caption.objects.filter(stale).order_by("id").values_list("id", flat=True))
 
 
 def catalogue_captions_sync(*, artwork_ids: Iterable[int] | None = None, batch: int = 5000) -> int:
@@ -126,10 +152,10 @@ def captions_embed(*, caption_ids: Sequence[int] | None = None, batch: int = 256
     ids = list(qs.values_list("id", flat=True))
     enc = get_encoder()
     for i in range(0, len(ids), batch):
-        rows = list(Caption.objects.filter(pk__in=ids[i : i + batch]).only("id", "text"))
-        vecs = enc.encode([r.text for r in rows])
+        rows = list(Caption.objects.filter(pk__in=ids[i : i + batch]).select_related("artwork__artist"))
+        vecs = enc.encode([_embedding_text(r) for r in rows])
         for r, v in zip(rows, vecs, strict=True):
-            r.embedding, r.model_version = v.tolist(), encoder_version()
+            r.embedding, r.model_version = v.tolist(), encoder_version(r.source)
         Caption.objects.bulk_update(rows, ["embedding", "model_version"], batch_size=500)
     return len(ids)
 
@@ -148,7 +174,8 @@ WHERE a.id = a2.id {where_a}
 
 
 def search_vectors_refresh(*, artwork_ids: Sequence[int] | None = None) -> None:
-    """Rebuild the weighted tsvector (title A; artist and school B; captions C)."""
+    """Rebuild the weighted tsvector (title A; artist and school B; captions C) and the BM25
+    postings made from it (recommender.bm25): all of them, or those of the given artworks."""
     with connection.cursor() as cur:
         if artwork_ids is None:
             cur.execute(SEARCH_VECTOR_SQL.format(where_c="", where_a=""))
@@ -156,6 +183,10 @@ def search_vectors_refresh(*, artwork_ids: Sequence[int] | None = None) -> None:
             ids = list(artwork_ids)
             cur.execute(SEARCH_VECTOR_SQL.format(where_c="WHERE artwork_id = ANY(%s)", where_a="AND a.id = ANY(%s)"),
                         [ids, ids])
+    if artwork_ids is None:
+        bm25.postings_rebuild()
+    elif artwork_ids:
+        bm25.postings_refresh(list(artwork_ids))
 
 
 # --------------------------------------------------------------------------- machine captions

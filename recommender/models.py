@@ -28,12 +28,16 @@ def display_author(name: str) -> str:
 class Artist(models.Model):
     name = models.CharField(max_length=255, unique=True, help_text="As written by WGA: 'ANGELICO, Fra'.")
     born_died = models.CharField(max_length=255, blank=True)
+    # The surname words a description would use ("AACHEN, Hans von" -> "aachen"; ml.text.author_name_tokens),
+    # matched by trigram against a query's capitalised words; kept by recommender.bm25.
+    name_key = models.CharField(max_length=255, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
-        # Trigram index: misspelt artist names still match ("Angelcio").
-        indexes = [GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="artist_name_trgm")]
+        # Trigram indexes: misspelt artist names still match ("Angelcio", "Honthors").
+        indexes = [GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="artist_name_trgm"),
+                   GinIndex(OpClass("name_key", name="gin_trgm_ops"), name="artist_name_key_trgm")]
 
     def __str__(self) -> str:
         return self.display_name
@@ -268,3 +272,28 @@ class Caption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}: {self.text[:60]}"
+
+
+class Lexeme(models.Model):
+    """A full-text lexeme of the catalogue with its document frequency (BM25's idf, and the cap on
+    very common query words). Maintained with the postings by recommender.bm25."""
+
+    lexeme = models.TextField(primary_key=True)
+    df = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.lexeme} ({self.df})"
+
+
+class LexemePosting(models.Model):
+    """One lexeme of one artwork's weighted tsvector: tf = 3·A + 2·B + 1·C occurrences (title,
+    artist/school, captions) and the precomputed BM25 weight, so a query is a sum over postings."""
+
+    pk = models.CompositePrimaryKey("lexeme", "artwork")
+    lexeme = models.TextField()
+    artwork = models.ForeignKey(Artwork, on_delete=models.CASCADE, related_name="+")
+    tf = models.FloatField()
+    weight = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"{self.lexeme} in #{self.artwork_id}: {self.weight:.3f}"

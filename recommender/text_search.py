@@ -1,6 +1,8 @@
 """Text query, top to bottom: validate → sentence embedding (worker, or in-process for the CLI)
-→ three ranked lists in SQL (caption embeddings in pgvector HNSW, weighted full-text search,
-trigram similarity on names) → reciprocal-rank fusion → artworks with highlights.
+→ ranked lists in SQL (caption embeddings in pgvector HNSW; BM25 over the postings of the weighted
+tsvectors; artworks of the artists the query names; for short queries also the `websearch_to_tsquery`
+match and trigram similarity on names) → reciprocal-rank fusion → details of a listed whole moved
+below the other hits → artworks with highlights.
 
 Web-side module: no torch; the query vector comes from a callable."""
 
@@ -14,17 +16,28 @@ from typing import Any
 
 from django.db import connection
 
+from ml.names import query_name_tokens
 from recommender.models import Artwork
 
 Embedder = Callable[[str], Sequence[float]]
 MAX_QUERY_CHARS = 10_000
-RRF_K = 60
+# RRF constant: 10 rather than the textbook 60, so that a first place in one list (a rare word, the
+# artist's name) outweighs middling ranks in all of them (measured on the SemArt queries, README).
+RRF_K = 10
 LIST_DEPTH = 100
 FILTERS = ("form", "type", "school", "timeframe")
-# Long descriptions make an AND query that nothing matches: past this many words the
-# full-text list uses OR over the query's most distinctive lexemes instead.
+# Up to this many words the query is also matched as typed (`websearch_to_tsquery`: AND, "phrases",
+# -exclusions) and by trigram on names; longer ones are descriptions, served by BM25 and the name list.
 LONG_QUERY_WORDS = 8
-MAX_OR_LEXEMES = 48
+MAX_OR_LEXEMES = 48  # highlights of long queries: OR over this many lexemes
+# BM25 reads the postings of the query's rarest lexemes only, which bounds its cost: a lexeme in more
+# than BM25_MAX_DF artworks (about 5 % of WGA: "paint", "oil", "italian", "portrait") adds thousands of
+# postings and almost no signal (measured in the README).
+BM25_MAX_DF = 2000
+BM25_MAX_LEXEMES = 40
+# Query words that look like names match artists' surname words at this trigram similarity.
+NAME_MIN_SIMILARITY = 0.6
+MAX_NAME_TOKENS = 12
 
 
 class QueryError(ValueError):
@@ -70,6 +83,13 @@ def _filter_sql(filters: dict[str, str], alias: str = "a") -> tuple[str, list[An
             parts.append(f"{alias}.{key} = %s")
             params.append(filters[key])
     return (" AND " + " AND ".join(parts)) if parts else "", params
+
+
+def _named_filter_sql(filters: dict[str, str], alias: str = "a") -> tuple[str, dict[str, Any]]:
+    """_filter_sql with %(name)s placeholders, for statements that name their parameters."""
+    keys = [key for key in FILTERS if filters.get(key)]
+    where = "".join(f" AND {alias}.{key} = %(filter_{key})s" for key in keys)
+    return where, {f"filter_{key}": filters[key] for key in keys}
 
 
 def _vector_literal(vec: Sequence[float]) -> str:
@@ -118,6 +138,51 @@ def fulltext_ranks(q: str, filters: dict[str, str], depth: int = LIST_DEPTH) -> 
         return [r[0] for r in cur.fetchall()]
 
 
+def lexical_ranks(q: str, filters: dict[str, str], depth: int = LIST_DEPTH, *, names: bool = True,
+                  max_df: int = BM25_MAX_DF, max_lexemes: int = BM25_MAX_LEXEMES) -> dict[str, list[int]]:
+    """Two lists in one statement: `bm25`, artworks by the summed BM25 weights of the query's
+    lexemes (recommender.bm25), and `names`, the works of the artists whose surname words match a
+    capitalised query word by trigram (misspellings too), ranked by the same BM25 scores."""
+    where, fparams = _named_filter_sql(filters)
+    # Scored artworks are few (hundreds): a join to the artwork table would read all of it (the
+    # planner expects thousands), so duplicates and filters are applied as id sets instead.
+    filtered = f"AND s.artwork_id IN (SELECT a.id FROM recommender_artwork a WHERE true {where})" if where else ""
+    tokens = query_name_tokens(q)[:MAX_NAME_TOKENS] if names else []
+    sql = f"""
+        WITH ql AS (
+            SELECT l.lexeme FROM recommender_lexeme l
+            WHERE l.lexeme = ANY(tsvector_to_array(to_tsvector('english', %(q)s))) AND l.df <= %(max_df)s
+            ORDER BY l.df, l.lexeme LIMIT %(max_lexemes)s),
+        scores AS MATERIALIZED (
+            SELECT p.artwork_id, sum(p.weight) AS s
+            FROM recommender_lexemeposting p JOIN ql USING (lexeme) GROUP BY p.artwork_id),
+        named AS (
+            SELECT DISTINCT ar.id FROM unnest(%(tokens)s::text[]) AS t(tok)
+            JOIN recommender_artist ar ON t.tok <<%% ar.name_key
+            WHERE strict_word_similarity(t.tok, ar.name_key) >= %(min_sim)s),
+        bm AS (
+            SELECT 'bm25' AS list, s.artwork_id, s.s FROM scores s
+            WHERE s.artwork_id NOT IN (SELECT id FROM recommender_artwork WHERE duplicate_of_id IS NOT NULL)
+                  {filtered}
+            ORDER BY s.s DESC, s.artwork_id LIMIT %(depth)s),
+        nm AS (
+            SELECT 'names' AS list, a.id, coalesce(s.s, 0) FROM recommender_artwork a
+            LEFT JOIN scores s ON s.artwork_id = a.id
+            WHERE a.artist_id IN (SELECT id FROM named) AND a.duplicate_of_id IS NULL {where}
+            ORDER BY 3 DESC, a.id LIMIT %(depth)s)
+        SELECT * FROM bm UNION ALL SELECT * FROM nm"""
+    args: dict[str, Any] = {"q": q, "max_df": max_df, "max_lexemes": max_lexemes,
+                            "tokens": tokens, "min_sim": NAME_MIN_SIMILARITY, "depth": depth}
+    args.update(fparams)
+    with connection.cursor() as cur:
+        cur.execute(sql, args)
+        rows = cur.fetchall()
+    out: dict[str, list[int]] = {"bm25": [], "names": []}
+    for name in out:
+        out[name] = [a for _, a, _ in sorted((r for r in rows if r[0] == name), key=lambda r: (-r[2], r[1]))]
+    return out
+
+
 def trigram_ranks(q: str, filters: dict[str, str], depth: int = LIST_DEPTH) -> list[int]:
     """Misspelt artist names and titles ("Angelcio"): trigram word similarity on short queries."""
     if len(q) > 120:
@@ -163,6 +228,35 @@ def _highlights(q: str, ids: list[int]) -> dict[int, str]:
         return dict(cur.fetchall())
 
 
+# "Annunciation (detail)", "Altarpiece (central panel, detail)": WGA rows that show part of another row.
+_DETAIL = re.compile(r"\s*\((?:[^()]*\W)?details?(?:\W[^()]*)?\)\s*$", re.IGNORECASE)
+
+
+def detail_base(title: str) -> str | None:
+    """The whole's title for a detail row ("Annunciation (detail)" -> "annunciation"), else None."""
+    m = _DETAIL.search(title or "")
+    return title[: m.start()].strip().casefold() if m else None
+
+
+def demote_details(order: list[int]) -> list[int]:
+    """Move each detail row below the other hits when its whole (same artist, same title without
+    the detail note) is also a hit. A detail shares the whole's catalogue text, so it ties with it
+    and would push other works out of the top k; it stays reachable, only lower. A detail whose
+    whole is not among the hits keeps its rank."""
+    if not order:
+        return order
+    with connection.cursor() as cur:
+        cur.execute("SELECT id, artist_id, title FROM recommender_artwork WHERE id = ANY(%s)", [order])
+        info = {i: (artist, title) for i, artist, title in cur.fetchall()}
+    wholes = {(artist, title.strip().casefold()) for artist, title in info.values() if detail_base(title) is None}
+    head, tail = [], []
+    for art_id in order:
+        artist, title = info.get(art_id, (None, ""))
+        base = detail_base(title)
+        (tail if base is not None and (artist, base) in wholes else head).append(art_id)
+    return head + tail
+
+
 def text_query(*, q: str, embed: Embedder | None, k: int = 10, filters: dict[str, str] | None = None,
                highlight: bool = False, joint: Callable[[Sequence[float]], list[int]] | None = None
                ) -> TextQueryResult:
@@ -182,13 +276,18 @@ def text_query(*, q: str, embed: Embedder | None, k: int = 10, filters: dict[str
         if joint is not None:
             lists["joint"] = joint(vec)
     t = time.perf_counter()
-    lists["fulltext"] = fulltext_ranks(q, filters)
-    lists["trigram"] = trigram_ranks(q, filters)
+    lists.update(lexical_ranks(q, filters))
+    if len(q.split()) <= LONG_QUERY_WORDS:
+        lists["fulltext"] = fulltext_ranks(q, filters)
+        lists["trigram"] = trigram_ranks(q, filters)
     timings["lexical"] = time.perf_counter() - t
-    fused = fuse(lists)[:k]
-    arts = Artwork.objects.select_related("artist").in_bulk([a for a, _, _ in fused])
-    marks = _highlights(q, [a for a, _, _ in fused]) if highlight else {}
-    hits = [TextHit(artwork=arts[a], score=s, ranks=r, highlight=marks.get(a, "")) for a, s, r in fused if a in arts]
+    fused = fuse(lists)
+    scores = {a: (s, r) for a, s, r in fused}
+    order = demote_details([a for a, _, _ in fused])[:k]
+    arts = Artwork.objects.select_related("artist").in_bulk(order)
+    marks = _highlights(q, order) if highlight else {}
+    hits = [TextHit(artwork=arts[a], score=scores[a][0], ranks=scores[a][1], highlight=marks.get(a, ""))
+            for a in order if a in arts]
     timings["total"] = time.perf_counter() - t0
     return TextQueryResult(query=q, hits=hits, timings=timings)
 

@@ -87,3 +87,82 @@ def test_the_api_uses_the_query_worker_and_answers_awkward_queries(catalogue: No
     page = c.get(reverse("search_text"), {"q": "angel Gabriel Virgin loggia"})
     assert page.status_code == 200 and b"<mark>" in page.content
     assert c.get(reverse("search_text"), {"q": ""}).status_code == 200
+
+
+# ----------------------------------------------------------------------------- BM25, names, details
+def _tiny_catalogue() -> dict[str, Artwork]:
+    """Five artworks whose only text is a curator caption, so BM25 scores are easy to reason about."""
+    from recommender.captioning import search_vectors_refresh
+    from recommender.models import Artist
+
+    honthorst = Artist.objects.create(name="HONTHORST, Gerrit van")
+    other = Artist.objects.create(name="BLOEMAERT, Abraham")
+    texts = {
+        "unicorn": (other, "Lady", "A unicorn rests its head in the lap of a lady in a garden."),
+        "unicorns": (other, "Hunt", "The hunters chase a unicorn through a garden, a unicorn again at the well."),
+        "garden": (other, "Garden", "A walled garden with roses, a fountain and a garden path."),
+        "supper": (honthorst, "Supper", "Candlelight falls on a merry company at supper."),
+        "supper-detail": (honthorst, "Supper (detail)", "Candlelight falls on a merry company at supper."),
+    }
+    arts = {}
+    for key, (artist, title, text) in texts.items():
+        arts[key] = Artwork.objects.create(title=title, artist=artist, form="painting")
+        Caption.objects.create(artwork=arts[key], source=Caption.Source.CURATOR, text=text)
+    search_vectors_refresh()
+    return arts
+
+
+def test_bm25_postings_rank_rare_and_repeated_words_first() -> None:
+    from recommender.models import Lexeme, LexemePosting
+    from recommender.text_search import lexical_ranks
+
+    arts = _tiny_catalogue()
+    assert Lexeme.objects.get(lexeme="unicorn").df == 2
+    assert Lexeme.objects.get(lexeme="garden").df == 3
+    # tf = 3·title + 2·artist/school + 1·captions: "garden" is the title of one work and twice in its caption.
+    assert LexemePosting.objects.get(lexeme="garden", artwork=arts["garden"]).tf == 3 + 2
+    ranks = lexical_ranks("a unicorn in the garden", {})["bm25"]
+    # Two unicorns beat one (tf), and the rarer "unicorn" outweighs the commoner "garden" (idf).
+    assert ranks[:3] == [arts["unicorns"].pk, arts["unicorn"].pk, arts["garden"].pk]
+    # Capping the postings read: with "garden" (df 3) skipped only the unicorn works are scored.
+    capped = lexical_ranks("a unicorn in the garden", {}, max_df=2)["bm25"]
+    assert capped == [arts["unicorns"].pk, arts["unicorn"].pk]
+    assert lexical_ranks("a unicorn in the garden", {"form": "sculpture"})["bm25"] == []
+
+
+def test_postings_follow_a_caption_change() -> None:
+    from recommender.captioning import artwork_captions_refresh
+    from recommender.models import Lexeme, LexemePosting
+
+    arts = _tiny_catalogue()
+    lady = arts["unicorn"]
+    Caption.objects.filter(artwork=lady, source=Caption.Source.CURATOR).update(text="A dragon guards a lady.")
+    artwork_captions_refresh(lady.pk)
+    lexemes = set(LexemePosting.objects.filter(artwork=lady).values_list("lexeme", flat=True))
+    assert "dragon" in lexemes and "unicorn" not in lexemes
+    assert Lexeme.objects.get(lexeme="unicorn").df == 1
+    assert Lexeme.objects.get(lexeme="dragon").df == 1
+    # The catalogue sentence arrived with the refresh, and the artist's surname with it (weight B).
+    assert LexemePosting.objects.filter(artwork=lady, lexeme="bloemaert").exists()
+
+
+def test_the_name_list_finds_an_artists_works_from_a_misspelt_name() -> None:
+    from recommender.text_search import lexical_ranks
+
+    arts = _tiny_catalogue()
+    lists = lexical_ranks("In this picture, close to Honthors in manner, a company sits at a merry supper.", {})
+    assert set(lists["names"]) == {arts["supper"].pk, arts["supper-detail"].pk}
+    assert lexical_ranks("a garden in spring", {})["names"] == []  # no capitalised name-like word
+
+
+def test_a_detail_ranks_below_the_other_hits_when_its_whole_is_listed() -> None:
+    from recommender.text_search import demote_details, detail_base, text_query
+
+    arts = _tiny_catalogue()
+    assert detail_base("Altarpiece (central panel, detail)") == "altarpiece"
+    assert detail_base("Detail of a study") is None
+    whole, det, garden = arts["supper"].pk, arts["supper-detail"].pk, arts["garden"].pk
+    assert demote_details([det, whole, garden]) == [whole, garden, det]
+    assert demote_details([det, garden]) == [det, garden]  # the whole is not a hit: the detail stays
+    ids = [h.artwork.pk for h in text_query(q="merry company at supper in a garden", embed=None, k=5).hits]
+    assert ids.index(whole) < ids.index(garden) < ids.index(det)

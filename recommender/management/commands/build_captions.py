@@ -7,7 +7,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommender import jobs
-from recommender.models import Caption
 
 
 class Command(BaseCommand):
@@ -22,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--inline", action="store_true", help="embed in this process instead of the workers")
         parser.add_argument("--no-embed", action="store_true")
         parser.add_argument("--embed-only", action="store_true",
-                            help="only enqueue/compute the missing embeddings (captions already built)")
+                            help="only enqueue/compute the missing or outdated embeddings (captions already built)")
 
     def handle(self, *args: Any, commentary: list[Path], inline: bool, no_embed: bool, embed_only: bool,
                **o: Any) -> None:
@@ -50,9 +49,9 @@ class Command(BaseCommand):
             self._embed(inline)
 
     def _embed(self, inline: bool) -> None:
-        from recommender.captioning import captions_embed
+        from recommender.captioning import captions_embed, captions_to_embed
 
-        todo = list(Caption.objects.filter(embedding__isnull=True).values_list("id", flat=True))
+        todo = captions_to_embed()
         if inline:
             t = time.perf_counter()
             n = captions_embed(caption_ids=todo)
