@@ -52,7 +52,12 @@ ORDER BY t.lexeme, t.artwork_id
 def postings_rebuild() -> tuple[int, int]:
     """Recompute every posting and document frequency; returns (lexemes, postings)."""
     with connection.cursor() as cur:
+        # TRUNCATE refuses while postings written earlier in this transaction still have deferred FK
+        # checks pending (commentary_import inside build_captions): run them now, then go back to
+        # Django's default of deferred constraints.
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cur.execute("TRUNCATE recommender_lexemeposting, recommender_lexeme")
+        cur.execute("SET CONSTRAINTS ALL DEFERRED")
         cur.execute(_TF_SQL.format(where=""))
         cur.execute("INSERT INTO recommender_lexeme (lexeme, df) SELECT lexeme, count(*) FROM _bm25_tf GROUP BY lexeme")
         cur.execute("SELECT count(DISTINCT artwork_id), coalesce(sum(tf), 0) FROM _bm25_tf")

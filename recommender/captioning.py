@@ -36,6 +36,18 @@ def get_encoder() -> TextEncoder:
         return _encoder
 
 
+# A description query is embedded from its first words only: MiniLM's cost grows with the input and
+# it reads at most 256 word pieces anyway; the BM25 and name lists see the whole text (README).
+QUERY_MAX_WORDS = 256
+
+
+def query_embedding(q: str, *, encoder: TextEncoder | None = None) -> list[float]:
+    """The sentence vector of a text query (its first QUERY_MAX_WORDS words)."""
+    words = q.split()
+    text = " ".join(words[:QUERY_MAX_WORDS])
+    return [float(x) for x in (encoder or get_encoder()).encode([text])[0]]
+
+
 def encoder_version(source: str = "") -> str:
     """The model version an embedding of this caption source records; catalogue captions are
     embedded in their compact form (see _embedding_text)."""

@@ -28,7 +28,7 @@ def display_author(name: str) -> str:
 class Artist(models.Model):
     name = models.CharField(max_length=255, unique=True, help_text="As written by WGA: 'ANGELICO, Fra'.")
     born_died = models.CharField(max_length=255, blank=True)
-    # The surname words a description would use ("AACHEN, Hans von" -> "aachen"; ml.text.author_name_tokens),
+    # The surname words a description would use ("AACHEN, Hans von" -> "aachen"; ml.names.author_name_tokens),
     # matched by trigram against a query's capitalised words; kept by recommender.bm25.
     name_key = models.CharField(max_length=255, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -55,9 +55,9 @@ def process_upload(self: Any, upload_id: int) -> str:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def embed_text(query: str) -> list[float]:
-    from recommender.captioning import get_encoder
+    from recommender.captioning import query_embedding
 
-    return [float(x) for x in get_encoder().encode([query])[0]]
+    return query_embedding(query)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=(ConnectionError,),

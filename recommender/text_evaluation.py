@@ -13,9 +13,14 @@ from recommender import text_search
 from recommender.metrics import percentile
 from recommender.models import Artwork
 
+MODES = ("fused", "dense", "bm25", "names", "fulltext", "lexical", "joint", "fused+joint")
+
 
 def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused") -> str:
-    from recommender.captioning import get_encoder
+    """Run the queries through one mode: `fused` (the product), one list alone (`dense`, `bm25`,
+    `names`, `fulltext` = the short-query `websearch_to_tsquery` list), `lexical` (the fused query
+    without the sentence encoder, as when no worker answers), `joint` / `fused+joint`."""
+    from recommender.captioning import get_encoder, query_embedding
     from recommender.joint_search import joint_ranks_or_none
 
     queries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -24,7 +29,7 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused") 
     enc.encode(["warm-up"])
 
     def embed(q: str) -> Sequence[float]:
-        return enc.encode([q])[0]
+        return query_embedding(q, encoder=enc)
 
     joint: Callable[[Sequence[float]], list[int]] | None = joint_ranks_or_none() if "joint" in mode else None
     if "joint" in mode and joint is None:
@@ -33,22 +38,28 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused") 
     hits = {1: 0, 3: 0, 5: 0}
     rr: list[float] = []
     times: list[float] = []
+    stages: dict[str, list[float]] = {}
     evaluated = 0
     for item in queries:
         relevant = {url_of[u] for u in item.get("relevant", []) if u in url_of}
         if not relevant:
             continue
         evaluated += 1
+        q = text_search.clean_query(item["query"])
         t = time.perf_counter()
         if mode == "dense":
-            ranked = text_search.dense_ranks(embed(item["query"]), {}, depth=10)
+            ranked = text_search.dense_ranks(embed(q), {}, depth=10)
+        elif mode in ("bm25", "names"):
+            ranked = text_search.lexical_ranks(q, {}, depth=10)[mode]
         elif mode == "fulltext":
-            ranked = text_search.fulltext_ranks(text_search.clean_query(item["query"]), {}, depth=10)
+            ranked = text_search.fulltext_ranks(q, {}, depth=10)
         elif mode == "joint":
-            ranked = joint(embed(item["query"]))[:10]  # type: ignore[misc]
+            ranked = joint(embed(q))[:10]  # type: ignore[misc]
         else:
-            res = text_search.text_query(q=item["query"], embed=embed, k=10, joint=joint)
+            res = text_search.text_query(q=q, embed=None if mode == "lexical" else embed, k=10, joint=joint)
             ranked = [h.artwork.pk for h in res.hits]
+            for stage, secs in res.timings.items():
+                stages.setdefault(stage, []).append(secs)
         times.append(time.perf_counter() - t)
         first = next((i for i, a in enumerate(ranked, 1) if a in relevant), None)
         for k in hits:
@@ -58,9 +69,12 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused") 
         return "no query has a relevant artwork in the catalogue: import it first"
     n = evaluated
     catalogue = Artwork.objects.count()
+    breakdown = ", ".join(f"{stage} {statistics.median(v) * 1000:.1f}" for stage, v in stages.items()
+                          if stage != "total")
     return (
         f"text evaluation ({mode}) on {n} queries over {catalogue} artworks\n"
         f"Pr@1 {hits[1] / n:.3f}  Pr@3 {hits[3] / n:.3f}  Pr@5 {hits[5] / n:.3f}  MRR@10 {statistics.fmean(rr):.3f}\n"
         f"latency (encode + SQL, in-process): p50 {statistics.median(times) * 1000:.0f} ms, "
         f"p95 {percentile(times, 0.95) * 1000:.0f} ms"
+        + (f"\nmedian ms per stage: {breakdown}" if breakdown else "")
     )

@@ -34,7 +34,7 @@ MAX_OR_LEXEMES = 48  # highlights of long queries: OR over this many lexemes
 # than BM25_MAX_DF artworks (about 5 % of WGA: "paint", "oil", "italian", "portrait") adds thousands of
 # postings and almost no signal (measured in the README).
 BM25_MAX_DF = 2000
-BM25_MAX_LEXEMES = 40
+BM25_MAX_LEXEMES = 80
 # Query words that look like names match artists' surname words at this trigram similarity.
 NAME_MIN_SIMILARITY = 0.6
 MAX_NAME_TOKENS = 12

@@ -47,6 +47,12 @@ def test_captions_exist_per_source_with_embeddings(catalogue: None) -> None:
     assert not Caption.objects.filter(embedding__isnull=True).exists()
     cap = Caption.objects.get(source="catalogue", artwork__url__endswith="01/2prado.html")
     assert "Fra Angelico" in cap.text and "Annunciation" in cap.text
+    # The full sentence is shown and indexed as words; its embedding is made from the compact one.
+    assert cap.model_version.endswith("+compact")
+    assert Caption.objects.get(source="commentary").model_version == "sentence-transformers/all-MiniLM-L6-v2"
+    from recommender.captioning import captions_to_embed
+
+    assert captions_to_embed() == []
 
 
 def test_sentences_names_and_misspellings_find_the_artwork(catalogue: None) -> None:

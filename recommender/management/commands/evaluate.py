@@ -23,10 +23,13 @@ class Command(BaseCommand):
         self._add_text(sub)
 
     def _add_text(self, sub: Any) -> None:
+        from recommender.text_evaluation import MODES
+
         txt = sub.add_parser("text", help="description → artwork queries (JSON lines: query, relevant URLs)")
         txt.add_argument("--queries", type=Path, required=True)
         txt.add_argument("--limit", type=int, default=0, help="first N queries only")
-        txt.add_argument("--mode", choices=["fused", "dense", "fulltext", "joint", "fused+joint"], default="fused")
+        txt.add_argument("--mode", choices=MODES, default="fused",
+                         help="fused (the product), one list alone, lexical (no encoder), joint, fused+joint")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["what"] == "duplicates":

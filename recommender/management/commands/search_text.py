@@ -19,11 +19,10 @@ class Command(BaseCommand):
             parser.add_argument(f"--{f}", default="")
 
     def handle(self, *args: Any, query: str, json: bool, k: int, **o: Any) -> None:
-        from recommender.captioning import get_encoder
+        from recommender.captioning import query_embedding
 
-        enc = get_encoder()
         try:
-            res = text_query(q=query, embed=lambda s: enc.encode([s])[0], k=k,
+            res = text_query(q=query, embed=query_embedding, k=k,
                              filters={f: o[f] for f in FILTERS})
         except QueryError as exc:
             raise CommandError(str(exc)) from exc
