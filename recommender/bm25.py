@@ -16,6 +16,7 @@ makes them exact again.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -52,25 +53,31 @@ ORDER BY t.lexeme, t.artwork_id
 def postings_rebuild() -> tuple[int, int]:
     """Recompute every posting and document frequency; returns (lexemes, postings)."""
     with connection.cursor() as cur:
-        # TRUNCATE refuses while postings written earlier in this transaction still have deferred FK
-        # checks pending (commentary_import inside build_captions): run them now, then go back to
-        # Django's default of deferred constraints.
-        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cur.execute("TRUNCATE recommender_lexemeposting, recommender_lexeme")
-        cur.execute("SET CONSTRAINTS ALL DEFERRED")
-        cur.execute(_TF_SQL.format(where=""))
-        cur.execute("INSERT INTO recommender_lexeme (lexeme, df) SELECT lexeme, count(*) FROM _bm25_tf GROUP BY lexeme")
-        cur.execute("SELECT count(DISTINCT artwork_id), coalesce(sum(tf), 0) FROM _bm25_tf")
-        n, total = cur.fetchone()
-        if n:
-            # Rows are written in lexeme order, so one lexeme's postings sit on neighbouring pages.
-            cur.execute(_WEIGHT_SQL, {"n": float(n), "avgdl": total / n, "k1": K1, "b": B})
-        cur.execute("SELECT (SELECT count(*) FROM recommender_lexeme), "
-                    "(SELECT count(*) FROM recommender_lexemeposting)")
-        lexemes, postings = cur.fetchone()
-        cur.execute("ANALYZE recommender_lexeme")
-        cur.execute("ANALYZE recommender_lexemeposting")
+        counts = postings_rebuild_sql(cur)
     artist_name_keys_refresh()
+    return counts
+
+
+def postings_rebuild_sql(cur: Any) -> tuple[int, int]:
+    """The rebuild in plain SQL on a cursor (also run by migration 0004 on existing catalogues)."""
+    # TRUNCATE refuses while postings written earlier in this transaction still have deferred FK
+    # checks pending (commentary_import inside build_captions): run them now, then go back to
+    # Django's default of deferred constraints.
+    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cur.execute("TRUNCATE recommender_lexemeposting, recommender_lexeme")
+    cur.execute("SET CONSTRAINTS ALL DEFERRED")
+    cur.execute(_TF_SQL.format(where=""))
+    cur.execute("INSERT INTO recommender_lexeme (lexeme, df) SELECT lexeme, count(*) FROM _bm25_tf GROUP BY lexeme")
+    cur.execute("SELECT count(DISTINCT artwork_id), coalesce(sum(tf), 0) FROM _bm25_tf")
+    n, total = cur.fetchone()
+    if n:
+        # Rows are written in lexeme order, so one lexeme's postings sit on neighbouring pages.
+        cur.execute(_WEIGHT_SQL, {"n": float(n), "avgdl": total / n, "k1": K1, "b": B})
+    cur.execute("DROP TABLE _bm25_tf")
+    cur.execute("SELECT (SELECT count(*) FROM recommender_lexeme), (SELECT count(*) FROM recommender_lexemeposting)")
+    lexemes, postings = cur.fetchone()
+    cur.execute("ANALYZE recommender_lexeme")
+    cur.execute("ANALYZE recommender_lexemeposting")
     return lexemes, postings
 
 

@@ -36,16 +36,22 @@ def get_encoder() -> TextEncoder:
         return _encoder
 
 
-# A description query is embedded from its first words only: MiniLM's cost grows with the input and
-# it reads at most 256 word pieces anyway; the BM25 and name lists see the whole text (README).
-QUERY_MAX_WORDS = 256
+# A description query is embedded from its first words only: MiniLM's cost grows with the input, and
+# on the SemArt queries 128 words rank as well as the whole text (the BM25 and name lists see all of it).
+QUERY_MAX_WORDS = 128
+# One query is one small forward pass: on the busy 2-core box two OpenMP threads spin against the
+# other processes and take 3-4x longer than one (README, text-search latency).
+QUERY_THREADS = 1
 
 
 def query_embedding(q: str, *, encoder: TextEncoder | None = None) -> list[float]:
     """The sentence vector of a text query (its first QUERY_MAX_WORDS words)."""
-    words = q.split()
-    text = " ".join(words[:QUERY_MAX_WORDS])
-    return [float(x) for x in (encoder or get_encoder()).encode([text])[0]]
+    from ml.backbone import torch_threads
+
+    text = " ".join(q.split()[:QUERY_MAX_WORDS])
+    with torch_threads(QUERY_THREADS):
+        vec = (encoder or get_encoder()).encode([text])[0]
+    return [float(x) for x in vec]
 
 
 def encoder_version(source: str = "") -> str:
@@ -175,7 +181,7 @@ def captions_embed(*, caption_ids: Sequence[int] | None = None, batch: int = 256
 SEARCH_VECTOR_SQL = """
 UPDATE recommender_artwork a SET search_vector =
     setweight(to_tsvector('english', coalesce(a.title, '')), 'A')
- || setweight(to_tsvector('simple', coalesce(ar.name, '') || ' ' || coalesce(a.school, '')), 'B')
+ || setweight(to_tsvector('english', coalesce(ar.name, '') || ' ' || coalesce(a.school, '')), 'B')
  || setweight(to_tsvector('english', coalesce(c.txt, '')), 'C')
 FROM recommender_artwork a2
 LEFT JOIN recommender_artist ar ON ar.id = a2.artist_id

@@ -238,22 +238,17 @@ def detail_base(title: str) -> str | None:
     return title[: m.start()].strip().casefold() if m else None
 
 
-def demote_details(order: list[int]) -> list[int]:
+def demote_details(order: list[int], arts: dict[int, Artwork]) -> list[int]:
     """Move each detail row below the other hits when its whole (same artist, same title without
     the detail note) is also a hit. A detail shares the whole's catalogue text, so it ties with it
     and would push other works out of the top k; it stays reachable, only lower. A detail whose
     whole is not among the hits keeps its rank."""
-    if not order:
-        return order
-    with connection.cursor() as cur:
-        cur.execute("SELECT id, artist_id, title FROM recommender_artwork WHERE id = ANY(%s)", [order])
-        info = {i: (artist, title) for i, artist, title in cur.fetchall()}
-    wholes = {(artist, title.strip().casefold()) for artist, title in info.values() if detail_base(title) is None}
+    wholes = {(a.artist_id, a.title.strip().casefold()) for a in arts.values() if detail_base(a.title) is None}
     head, tail = [], []
     for art_id in order:
-        artist, title = info.get(art_id, (None, ""))
-        base = detail_base(title)
-        (tail if base is not None and (artist, base) in wholes else head).append(art_id)
+        art = arts.get(art_id)
+        base = detail_base(art.title) if art else None
+        (tail if art and base is not None and (art.artist_id, base) in wholes else head).append(art_id)
     return head + tail
 
 
@@ -281,10 +276,14 @@ def text_query(*, q: str, embed: Embedder | None, k: int = 10, filters: dict[str
         lists["fulltext"] = fulltext_ranks(q, filters)
         lists["trigram"] = trigram_ranks(q, filters)
     timings["lexical"] = time.perf_counter() - t
+    t = time.perf_counter()
     fused = fuse(lists)
     scores = {a: (s, r) for a, s, r in fused}
-    order = demote_details([a for a, _, _ in fused])[:k]
-    arts = Artwork.objects.select_related("artist").in_bulk(order)
+    # Details are demoted within a window of the best 3k hits: one read serves that and the answer.
+    window = [a for a, _, _ in fused[: max(3 * k, 30)]]
+    arts = Artwork.objects.select_related("artist").in_bulk(window)
+    order = demote_details(window, arts)[:k]
+    timings["fuse+fetch"] = time.perf_counter() - t
     marks = _highlights(q, order) if highlight else {}
     hits = [TextHit(artwork=arts[a], score=scores[a][0], ranks=scores[a][1], highlight=marks.get(a, ""))
             for a in order if a in arts]

@@ -6,6 +6,27 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def fill_postings(apps, schema_editor):
+    """An existing catalogue gets its postings and artist name keys now, not at the next
+    build_captions (a fresh database has no search vectors yet: nothing to do). The full-text
+    vectors are rebuilt first: artist and school words became 'english' lexemes (were 'simple')."""
+    from ml.names import author_name_tokens
+    from recommender.bm25 import postings_rebuild_sql
+    from recommender.captioning import SEARCH_VECTOR_SQL
+
+    with schema_editor.connection.cursor() as cur:
+        cur.execute("SELECT EXISTS (SELECT 1 FROM recommender_artwork WHERE search_vector IS NOT NULL)")
+        if not cur.fetchone()[0]:
+            return
+        cur.execute(SEARCH_VECTOR_SQL.format(where_c="", where_a=""))
+        postings_rebuild_sql(cur)
+    Artist = apps.get_model("recommender", "Artist")
+    artists = list(Artist.objects.only("id", "name"))
+    for artist in artists:
+        artist.name_key = " ".join(author_name_tokens(artist.name))
+    Artist.objects.bulk_update(artists, ["name_key"], batch_size=2000)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -39,4 +60,5 @@ class Migration(migrations.Migration):
             model_name='artist',
             index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass('name_key', name='gin_trgm_ops'), name='artist_name_key_trgm'),
         ),
+        migrations.RunPython(fill_postings, migrations.RunPython.noop),
     ]

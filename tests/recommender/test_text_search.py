@@ -168,7 +168,9 @@ def test_a_detail_ranks_below_the_other_hits_when_its_whole_is_listed() -> None:
     assert detail_base("Altarpiece (central panel, detail)") == "altarpiece"
     assert detail_base("Detail of a study") is None
     whole, det, garden = arts["supper"].pk, arts["supper-detail"].pk, arts["garden"].pk
-    assert demote_details([det, whole, garden]) == [whole, garden, det]
-    assert demote_details([det, garden]) == [det, garden]  # the whole is not a hit: the detail stays
+    hits = Artwork.objects.in_bulk([det, whole, garden])
+    assert demote_details([det, whole, garden], hits) == [whole, garden, det]
+    # The whole is not a hit: the detail stays where it is.
+    assert demote_details([det, garden], {a: hits[a] for a in (det, garden)}) == [det, garden]
     ids = [h.artwork.pk for h in text_query(q="merry company at supper in a garden", embed=None, k=5).hits]
     assert ids.index(whole) < ids.index(garden) < ids.index(det)
