@@ -338,7 +338,10 @@ class Trunk:
     weights_id: str = ""
 
     def __post_init__(self) -> None:
-        self.module = self.module.to(self.device).eval()
+        # channels_last lets oneDNN pick its NHWC convolution kernels on the CPU: VGG16's
+        # conv5_3 forward at 320x240 took 20-30 % less time here (2-core EPYC), and the
+        # outputs agree to float rounding. CUDA's cuDNN likes the same layout (tensor cores).
+        self.module = self.module.to(self.device).eval().to(memory_format=torch.channels_last)
         for p in self.module.parameters():
             p.requires_grad_(False)
 
@@ -359,7 +362,9 @@ class Trunk:
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) preprocessed batch -> conv5_3 maps (B, 512, H/16, W/16)."""
         with torch.inference_mode():
-            return self.module(batch.to(self.device, non_blocking=True))
+            batch = batch.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            # Back to the default layout: callers slice and einsum the maps (regions, CAMs).
+            return self.module(batch).contiguous()
 
     __call__ = forward
 

@@ -37,6 +37,8 @@ __all__ = [
     "class_activation_maps",
     "combine_cams",
     "l2n",
+    "regional_cam_pool",
+    "rmac_regions",
     "sum_pool",
     "train_cam_head",
 ]
@@ -107,6 +109,59 @@ def cam_weighted_pool(
     if class_weights is not None:
         per_class = per_class * class_weights.to(per_class.dtype).unsqueeze(-1)
     return l2n(per_class.sum(dim=1))
+
+
+Region = tuple[int, int, int, int]  # y0, y1, x0, x1 on the feature map (end exclusive)
+
+
+def rmac_regions(height: int, width: int, levels: int = 3, overlap: float = 0.4) -> list[Region]:
+    """Square regions of an ``height`` x ``width`` feature map at ``levels`` scales (R-MAC grid).
+
+    The region layout of Tolias et al. (2016) as cirtorch computes it: at level ``l`` squares
+    of side ``2 min(h, w) / (l + 1)``, uniformly placed with about ``overlap`` between
+    neighbours along the long side. The whole map is not included. Regions smaller than
+    2x2 cells are skipped (too little context for a meaningful descriptor).
+    """
+    if height < 1 or width < 1:
+        raise ValueError(f"invalid feature map size {height}x{width}")
+    side = min(height, width)
+    steps = np.arange(2, 7)
+    step_b = (max(height, width) - side) / (steps - 1)
+    extra = int(np.argmin(np.abs(((side**2 - side * step_b) / side**2) - overlap))) + 1
+    extra_w = extra if height < width else 0
+    extra_h = extra if height > width else 0
+    out: list[Region] = []
+    for level in range(1, levels + 1):
+        wl = int(2 * side // (level + 1))
+        if wl < 2:
+            continue
+        half = int(wl / 2 - 1)
+        bw = 0.0 if level + extra_w == 1 else (width - wl) / (level + extra_w - 1)
+        bh = 0.0 if level + extra_h == 1 else (height - wl) / (level + extra_h - 1)
+        xs = [int(half + i * bw) - half for i in range(level + extra_w)]
+        ys = [int(half + i * bh) - half for i in range(level + extra_h)]
+        out.extend((y, y + wl, x, x + wl) for y in ys for x in xs)
+    return list(dict.fromkeys(out))  # small maps repeat regions across levels
+
+
+def regional_cam_pool(
+    fmap: torch.Tensor, cams: torch.Tensor, class_weights: torch.Tensor | None, regions: Sequence[Region]
+) -> torch.Tensor:
+    """:func:`cam_weighted_pool` restricted to each region: (B, C, H, W) -> (B, R, C), unit norm.
+
+    A copy pasted into a bigger picture, or a detail of a painting, matches a *part* of the
+    other image; a regional descriptor of that part is close to the other's global one
+    where the global descriptors are not (see ``recommender.search.shortlist``).
+    """
+    if cams.shape[0] != fmap.shape[0] or cams.shape[-2:] != fmap.shape[-2:]:
+        raise ValueError(f"cams {tuple(cams.shape)} do not match fmap {tuple(fmap.shape)}")
+    if not regions:
+        return fmap.new_zeros(fmap.shape[0], 0, fmap.shape[1])
+    cams = cams.to(fmap.dtype)
+    out = []
+    for y0, y1, x0, x1 in regions:
+        out.append(cam_weighted_pool(fmap[..., y0:y1, x0:x1], cams[..., y0:y1, x0:x1], class_weights))
+    return torch.stack(out, dim=1)
 
 
 def combine_cams(cams: torch.Tensor, class_weights: torch.Tensor | None = None) -> torch.Tensor:

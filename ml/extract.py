@@ -21,7 +21,16 @@ import numpy as np
 import torch
 
 from ml.backbone import Trunk, load_trunk
-from ml.cam import CamHead, cam_weighted_pool, class_activation_maps, combine_cams, l2n, sum_pool
+from ml.cam import (
+    CamHead,
+    cam_weighted_pool,
+    class_activation_maps,
+    combine_cams,
+    l2n,
+    regional_cam_pool,
+    rmac_regions,
+    sum_pool,
+)
 
 __all__ = [
     "CAM_HEAD_FILE",
@@ -38,6 +47,7 @@ logger = logging.getLogger(__name__)
 CAM_HEAD_FILE: Final = "cam_head.pt"
 STRIDE: Final = 16
 DEFAULT_TOP_K: Final = 3
+DEFAULT_REGION_LEVELS: Final = 3
 
 
 def target_size(height: int, width: int, max_side: int) -> tuple[int, int]:
@@ -75,6 +85,8 @@ class ExtractResult:
     vector: np.ndarray  # (512,) float32, unit norm
     cam: np.ndarray  # (h, w) float32 in [0, 1] at feature-map resolution
     predictions: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    # (R, 512) unit-norm regional descriptors (R-MAC grid, see ml.cam.rmac_regions); R may be 0.
+    regions: np.ndarray = field(default_factory=lambda: np.zeros((0, 512), np.float32))
 
 
 @dataclass
@@ -82,6 +94,7 @@ class _BatchOut:
     vectors: torch.Tensor  # (B, C)
     cams: torch.Tensor  # (B, h, w)
     preds: list[dict[str, list[tuple[str, float]]]]
+    regions: torch.Tensor  # (B, R, C)
 
 
 class FeatureExtractor:
@@ -95,6 +108,7 @@ class FeatureExtractor:
         max_side: int = 320,
         top_k: int = DEFAULT_TOP_K,
         batch_size: int = 8,
+        region_levels: int = DEFAULT_REGION_LEVELS,
     ) -> None:
         if max_side < 2 * STRIDE:
             raise ValueError(f"max_side must be >= {2 * STRIDE}, got {max_side}")
@@ -105,6 +119,7 @@ class FeatureExtractor:
         self.max_side = max_side
         self.top_k = top_k
         self.batch_size = batch_size
+        self.region_levels = max(0, region_levels)
 
     @property
     def dim(self) -> int:
@@ -119,7 +134,8 @@ class FeatureExtractor:
             pooling = f"cam-{self.head.version}"
             if self.top_k != DEFAULT_TOP_K:
                 pooling += f"-k{self.top_k}"
-        return f"{self.trunk.name}+{pooling}@{self.max_side}"
+        regions = f"+r{self.region_levels}" if self.region_levels else ""
+        return f"{self.trunk.name}+{pooling}@{self.max_side}{regions}"
 
     # -- core -------------------------------------------------------------- #
 
@@ -127,10 +143,12 @@ class FeatureExtractor:
         batch = torch.stack([self.trunk.to_tensor(im) for im in images])
         fmap = self.trunk.forward(batch)
         with torch.inference_mode():
+            regions = rmac_regions(fmap.shape[-2], fmap.shape[-1], self.region_levels) if self.region_levels else []
             if self.head is None:
                 vectors = l2n(sum_pool(fmap))
                 cams = torch.ones(fmap.shape[0], *fmap.shape[-2:], device=fmap.device)
-                return _BatchOut(vectors, cams, [{} for _ in images])
+                regional = regional_cam_pool(fmap, cams[:, None], None, regions)
+                return _BatchOut(vectors, cams, [{} for _ in images], regional)
             top = self.head.top_classes(fmap, self.top_k)
             all_cams, all_weights = [], []
             for task, (idx, probs) in top.items():
@@ -139,6 +157,7 @@ class FeatureExtractor:
             cams = torch.cat(all_cams, dim=1)
             weights = torch.cat(all_weights, dim=1)
             vectors = cam_weighted_pool(fmap, cams, weights)
+            regional = regional_cam_pool(fmap, cams, weights, regions)
             combined = combine_cams(cams, weights)
             preds: list[dict[str, list[tuple[str, float]]]] = [{} for _ in images]
             if want_preds:
@@ -147,7 +166,7 @@ class FeatureExtractor:
                     idx_l, probs_l = idx.cpu().tolist(), probs.cpu().tolist()
                     for b in range(len(images)):
                         preds[b][task] = [(names[i], float(p)) for i, p in zip(idx_l[b], probs_l[b], strict=True)]
-            return _BatchOut(vectors, combined, preds)
+            return _BatchOut(vectors, combined, preds, regional)
 
     def _iter_batches(
         self, images: Sequence[np.ndarray], batch_size: int | None
@@ -182,8 +201,9 @@ class FeatureExtractor:
             res = self._run_batch(batch, want_preds=True)
             vecs = res.vectors.float().cpu().numpy()
             cams = res.cams.float().cpu().numpy()
+            regions = res.regions.float().cpu().numpy()
             for j, i in enumerate(indices):
-                results[i] = ExtractResult(vector=vecs[j], cam=cams[j], predictions=res.preds[j])
+                results[i] = ExtractResult(vector=vecs[j], cam=cams[j], predictions=res.preds[j], regions=regions[j])
         return [r for r in results if r is not None]
 
     def gap_features(self, images: Sequence[np.ndarray], *, batch_size: int | None = None) -> np.ndarray:
@@ -214,6 +234,7 @@ def load_extractor(
     top_k: int = DEFAULT_TOP_K,
     batch_size: int = 8,
     num_threads: int | None = None,
+    region_levels: int = DEFAULT_REGION_LEVELS,
 ) -> FeatureExtractor:
     """Trunk from :func:`ml.backbone.load_trunk` + ``model_dir/cam_head.pt`` if present.
 
@@ -224,6 +245,8 @@ def load_extractor(
     trunk = load_trunk(model_dir, device=device)
     head_path = model_dir / CAM_HEAD_FILE
     head = CamHead.load(head_path, map_location=trunk.device) if head_path.is_file() else None
-    extractor = FeatureExtractor(trunk, head, max_side=max_side, top_k=top_k, batch_size=batch_size)
+    extractor = FeatureExtractor(
+        trunk, head, max_side=max_side, top_k=top_k, batch_size=batch_size, region_levels=region_levels
+    )
     logger.info("feature extractor ready: %s on %s", extractor.model_version, trunk.device)
     return extractor

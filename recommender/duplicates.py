@@ -28,7 +28,9 @@ def image_duplicates_check(image: ArtworkImage, *, k: int = 100, source: str = "
         rgb = decode_image(fh.read())
     rules = thresholds()
     matcher = QueryMatcher.from_image(rgb, conclusive_inliers=rules.N)
-    items = shortlist(image.embedding, model_version=image.model_version, k=k, exclude_image_id=image.pk)
+    regions = [list(v) for v in image.regions.values_list("embedding", flat=True)]
+    items = shortlist(image.embedding, model_version=image.model_version, k=k, exclude_image_id=image.pk,
+                      regions=regions)
     found = [c for c in verify(matcher, items, rules) if c.verdict in (Verdict.DUPLICATE, Verdict.DETAIL)]
     for c in found:
         if c.image.artwork_id == image.artwork_id:

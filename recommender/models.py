@@ -142,6 +142,28 @@ class ArtworkImage(models.Model):
         return self.source_name
 
 
+class ImageRegion(models.Model):
+    """Regional descriptors of an indexed image (R-MAC grid of CAM-pooled conv5 regions).
+
+    The global vector of a copy pasted into a bigger picture, or of a detail, is far from
+    its original's; a region of one is close to the other's whole. The image shortlist
+    searches these next to the global vectors. Replaced with the image's vector on every
+    (re-)index, so they always share its model version.
+    """
+
+    image = models.ForeignKey(ArtworkImage, on_delete=models.CASCADE, related_name="regions")
+    embedding = VectorField(dimensions=FEATURE_DIM)
+
+    class Meta:
+        indexes = [
+            HnswIndex(name="region_embedding_hnsw", fields=["embedding"], m=16, ef_construction=64,
+                      opclasses=["vector_cosine_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"region {self.pk} of image {self.image_id}"
+
+
 class DuplicatePair(models.Model):
     """A candidate pair found by the shortlist + rules, with its evidence. One row per
     unordered pair: image_a always has the smaller id (a check constraint keeps it so)."""

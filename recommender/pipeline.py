@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from ml.images import ImageError, decode_image
 from ml.keypoints import orb_keypoints
-from recommender.models import ArtworkImage, Upload
+from recommender.models import ArtworkImage, ImageRegion, Upload
 
 if TYPE_CHECKING:
     from ml.extract import FeatureExtractor
@@ -90,8 +90,15 @@ def image_index_batch(image_ids: Sequence[int], *, force: bool = False,
             progress("keypoints")
         now = timezone.now()
         with transaction.atomic():
+            # Regions are replaced wholesale, so a re-run after a killed worker leaves one set.
+            ImageRegion.objects.filter(image_id__in=[row.pk for row, _ in todo]).delete()
+            ImageRegion.objects.bulk_create(
+                ImageRegion(image_id=row.pk, embedding=vec.tolist())
+                for (row, _), res in zip(todo, results, strict=True)
+                for vec in res.regions
+            )
             for (row, rgb), res in zip(todo, results, strict=True):
-                kps = orb_keypoints(rgb)
+                kps = orb_keypoints(rgb, n_features=settings.ARTSEARCH_ORB_FEATURES)
                 ArtworkImage.objects.filter(pk=row.pk).update(
                     embedding=res.vector.tolist(),
                     model_version=extractor.model_version,
@@ -139,6 +146,8 @@ def query_embedding(data: bytes) -> dict[str, Any]:
     res = extractor.extract_detailed([rgb])[0]
     return {
         "vector": [float(x) for x in res.vector],
+        # 5 decimals: ~20 vectors travel through Redis as JSON on every web query.
+        "regions": [[round(float(x), 5) for x in row] for row in res.regions],
         "model_version": extractor.model_version,
         "cam": (res.cam * 255).astype("uint8").tolist() if res.cam is not None else None,
         "predictions": {t: [[c, float(p)] for c, p in preds] for t, preds in res.predictions.items()},

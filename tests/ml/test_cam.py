@@ -15,6 +15,8 @@ from ml.cam import (
     class_activation_maps,
     combine_cams,
     l2n,
+    regional_cam_pool,
+    rmac_regions,
     sum_pool,
     train_cam_head,
 )
@@ -166,3 +168,29 @@ def test_train_cam_head_rejects_degenerate_labels() -> None:
         train_cam_head(x, {"form": ["painting"] * 20})
     with pytest.raises(ValueError, match="labels for"):
         train_cam_head(x, {"form": ["painting"] * 3})
+
+
+@pytest.mark.parametrize("h,w", [(15, 20), (20, 15), (12, 16), (20, 20), (4, 30), (2, 2)])
+def test_rmac_regions_inside_the_map_and_square(h: int, w: int) -> None:
+    regions = rmac_regions(h, w)
+    assert regions and len(regions) == len(set(regions))
+    for y0, y1, x0, x1 in regions:
+        assert 0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w
+        assert y1 - y0 == x1 - x0 >= 2
+    # The coarsest level spans the short side; finer levels are smaller.
+    assert max(y1 - y0 for y0, y1, _, _ in regions) == min(h, w)
+    assert rmac_regions(1, 1) == []
+
+
+def test_regional_pool_matches_global_pool_on_the_same_window() -> None:
+    torch.manual_seed(0)
+    fmap = torch.rand(2, 8, 6, 9)
+    cams = torch.rand(2, 3, 6, 9)
+    weights = torch.rand(2, 3)
+    regions = [(0, 6, 0, 6), (1, 5, 2, 6)]
+    out = regional_cam_pool(fmap, cams, weights, regions)
+    assert out.shape == (2, 2, 8)
+    for r, (y0, y1, x0, x1) in enumerate(regions):
+        expect = cam_weighted_pool(fmap[..., y0:y1, x0:x1], cams[..., y0:y1, x0:x1], weights)
+        assert torch.allclose(out[:, r], expect, atol=1e-6)
+    assert regional_cam_pool(fmap, cams, weights, []).shape == (2, 0, 8)

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from ml.backbone import OXFORD_WEIGHTS_FILE, Trunk
-from ml.cam import CamHead
+from ml.cam import CamHead, rmac_regions
 from ml.extract import CAM_HEAD_FILE, FeatureExtractor, load_extractor, resize_for_trunk, target_size
+from ml.perturb import paste
 
 MAX_SIDE = 48
 
@@ -62,12 +63,13 @@ def test_extract_order_unit_norm_and_buckets(trunk: Trunk, images: list[np.ndarr
 
 def test_model_version_records_pooling(trunk: Trunk) -> None:
     plain = FeatureExtractor(trunk, None, max_side=MAX_SIDE)
-    assert plain.model_version == f"vgg16-oxford-caffe+sum@{MAX_SIDE}"
+    assert plain.model_version == f"vgg16-oxford-caffe+sum@{MAX_SIDE}+r3"
+    assert FeatureExtractor(trunk, None, max_side=MAX_SIDE, region_levels=0).model_version.endswith(f"@{MAX_SIDE}")
     head = _head()
     head.version = "abc123def456"
     cam = FeatureExtractor(trunk, head, max_side=320)
-    assert cam.model_version == "vgg16-oxford-caffe+cam-abc123def456@320"
-    assert FeatureExtractor(trunk, head, top_k=1).model_version.endswith("+cam-abc123def456-k1@320")
+    assert cam.model_version == "vgg16-oxford-caffe+cam-abc123def456@320+r3"
+    assert FeatureExtractor(trunk, head, top_k=1).model_version.endswith("+cam-abc123def456-k1@320+r3")
 
 
 def test_cam_extraction_details(trunk: Trunk, images: list[np.ndarray]) -> None:
@@ -105,8 +107,29 @@ def test_load_extractor(tmp_path: Path, oxford_model_dir: Path, monkeypatch: pyt
     monkeypatch.delenv("ARTSEARCH_VGG16_WEIGHTS", raising=False)
     monkeypatch.setenv("ARTSEARCH_OFFLINE", "1")
     (tmp_path / OXFORD_WEIGHTS_FILE).symlink_to((oxford_model_dir / OXFORD_WEIGHTS_FILE).resolve())
-    assert load_extractor(tmp_path, max_side=MAX_SIDE, device="cpu").model_version.endswith(f"+sum@{MAX_SIDE}")
+    assert load_extractor(tmp_path, max_side=MAX_SIDE, device="cpu").model_version.endswith(f"+sum@{MAX_SIDE}+r3")
     version = _head().save(tmp_path / CAM_HEAD_FILE)
     extractor = load_extractor(tmp_path, max_side=MAX_SIDE, device="cpu")
     assert extractor.head is not None and extractor.head.version == version
-    assert extractor.model_version == f"vgg16-oxford-caffe+cam-{version}@{MAX_SIDE}"
+    assert extractor.model_version == f"vgg16-oxford-caffe+cam-{version}@{MAX_SIDE}+r3"
+
+
+def test_regional_descriptors(trunk: Trunk, images: list[np.ndarray]) -> None:
+    extractor = FeatureExtractor(trunk, _head(), max_side=MAX_SIDE)
+    for res, im in zip(extractor.extract_detailed(images, batch_size=3), images, strict=True):
+        h, w = target_size(*im.shape[:2], MAX_SIDE)
+        assert res.regions.shape == (len(rmac_regions(h // 16, w // 16)), 512)
+        if len(res.regions):
+            assert np.allclose(np.linalg.norm(res.regions, axis=1), 1.0, atol=1e-4)
+    none = FeatureExtractor(trunk, None, max_side=MAX_SIDE, region_levels=0).extract_detailed(images[:1])[0]
+    assert none.regions.shape == (0, 512)
+
+
+def test_region_of_a_pasted_copy_is_closer_than_its_whole(trunk: Trunk, sample_images: list[np.ndarray]) -> None:
+    """A painting pasted into another (40 % of the picture): a region of the composite is
+    closer to the painting than the composite's global vector is."""
+    art, background = sample_images[0], sample_images[3]
+    composite = paste(0.40)(art, np.random.default_rng(0), background)
+    extractor = FeatureExtractor(trunk, None, max_side=320)
+    whole, pasted = extractor.extract_detailed([art, composite])
+    assert float((pasted.regions @ whole.vector).max()) > float(pasted.vector @ whole.vector) + 0.05

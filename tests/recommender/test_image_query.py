@@ -8,6 +8,7 @@ import json
 from io import StringIO
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
@@ -16,6 +17,7 @@ from django.urls import reverse
 from PIL import Image, ImageOps
 
 from artsearch.celery import app
+from ml.perturb import detail, paste
 from recommender import jobs, selectors
 from recommender.models import ArtworkImage, DuplicatePair
 from recommender.services import images_import_folder
@@ -61,8 +63,18 @@ def test_queries_find_edited_copies_and_refuse_bad_input(indexed: list[ArtworkIm
         top = body["results"][0]
         assert top["artwork_id"] == original.artwork_id and top["verdict"] == "duplicate", name
         assert top["source_name"] == original.source_name and top["inliers"] >= 10
-    # A different artwork is never called a duplicate of anything.
+    # A copy pasted into another picture (40 % of it) and a 25 % detail: their global vectors
+    # are far from the original's, a regional vector is not (each indexed image has some).
+    assert all(img.regions.exists() for img in indexed)
     stranger = Path(__file__).resolve().parents[2] / "demo" / "wga_sample" / "images"
+    rgb = np.asarray(src)
+    background = np.asarray(Image.open(sorted(stranger.glob("*.jpg"))[150]).convert("RGB"))
+    for name, fn, verdict in (("pasted", paste(0.40), "duplicate"), ("detail", detail(0.25), "detail")):
+        data = _jpeg(Image.fromarray(fn(rgb, np.random.default_rng(1), background)))
+        body = c.post(reverse("api_search_image"), {"image": io.BytesIO(data)}, format="multipart").json()
+        assert body["results"][0]["artwork_id"] == original.artwork_id, (name, body["results"][:2])
+        assert body["results"][0]["verdict"] == verdict, (name, body["results"][0])
+    # A different artwork is never called a duplicate of anything.
     other = sorted(stranger.glob("*.jpg"))[120]
     body = c.post(reverse("api_search_image"), {"image": io.BytesIO(other.read_bytes())}).json()
     assert body["verdict"] in ("similar", "unrelated"), body["results"][:2]
