@@ -27,7 +27,7 @@ RRF_K = 10
 LIST_DEPTH = 100
 FILTERS = ("form", "type", "school", "timeframe")
 # Up to this many words the query is also matched as typed (`websearch_to_tsquery`: AND, "phrases",
-# -exclusions) and by trigram on names; longer ones are descriptions, served by BM25 and the name list.
+# -exclusions); longer ones are descriptions, served by BM25, the name list and the embeddings.
 LONG_QUERY_WORDS = 8
 # Trigram matching of the whole query against names and titles is for a name or title typed with a
 # typo; its cost grows with the query's trigrams (80 ms at 8 words), and the name list covers longer ones.
