@@ -190,6 +190,8 @@ ARTSEARCH_VERIFY_EXHAUSTIVE = envint("ARTSEARCH_VERIFY_EXHAUSTIVE", "5")
 # ORB keypoints stored per collection image. 2000 (not 1000): a 15 % detail upscaled 2.6x was
 # verified for 93 of 100 WGA images with 2000 against 81 with 1000 (both exhaustive).
 ARTSEARCH_ORB_FEATURES = envint("ARTSEARCH_ORB_FEATURES", "2000")
+# A query that found no duplicate/detail is retried turned by 90/180/270 degrees.
+ARTSEARCH_ROTATION_FALLBACK = envbool("ARTSEARCH_ROTATION_FALLBACK", "1")
 ARTSEARCH_QUERY_TIMEOUT = envfloat("ARTSEARCH_QUERY_TIMEOUT", "60")
 # Threshold rules (ml.rules.Thresholds); defaults from the original WGA study.
 ARTSEARCH_THRESHOLDS = {

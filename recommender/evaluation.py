@@ -4,6 +4,7 @@ through the same `search.image_query` path the web uses, then everything is undo
 
 from __future__ import annotations
 
+import csv
 import logging
 import tempfile
 import time
@@ -40,6 +41,29 @@ class DuplicateEvalConfig:
     distractors: int = 100
     seed: int = 0
     families: list[str] | None = None
+    manifest: Path | None = None
+
+
+def _split(cfg: DuplicateEvalConfig, files: list[Path], rng: np.random.Generator) -> tuple[list[Path], list[Path]]:
+    """(distractors, originals). With a manifest, distractors are all images of randomly drawn
+    artists, so none has a detail or another photograph of itself among the originals."""
+    if cfg.manifest is None:
+        return files[: cfg.distractors], files[cfg.distractors : cfg.distractors + cfg.originals]
+    with cfg.manifest.open(newline="", encoding="utf-8") as fh:
+        artist_of = {Path(row["file"]).name: row.get("artist") or "" for row in csv.DictReader(fh)}
+    by_artist: dict[str, list[Path]] = {}
+    for path in files:
+        by_artist.setdefault(artist_of.get(path.name, path.name), []).append(path)
+    artists = sorted(by_artist)
+    rng.shuffle(artists)
+    distractors: list[Path] = []
+    for artist in artists:
+        # Whole artists only, skipping any that would overshoot (the big architecture groups
+        # stay in the collection, which keeps it as large as the folder allows).
+        if len(distractors) + len(by_artist[artist]) <= cfg.distractors:
+            distractors += by_artist.pop(artist)
+    rest = [p for p in files if artist_of.get(p.name, p.name) in by_artist]
+    return distractors, rest[: cfg.originals]
 
 
 def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], None] = logger.info
@@ -53,8 +77,7 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
     need = cfg.originals + cfg.distractors
     if len(files) < min(need, 2):
         raise ValueError(f"{cfg.images}: found {len(files)} images, need at least 2")
-    distractor_files = files[: cfg.distractors]
-    original_files = files[cfg.distractors : cfg.distractors + cfg.originals]
+    distractor_files, original_files = _split(cfg, files, rng)
     families = cfg.families or list(PERTURBATIONS)
     outcomes: list[QueryOutcome] = []
     via_related: list[str] = []

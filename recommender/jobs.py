@@ -49,15 +49,17 @@ class WorkerUnavailable(RuntimeError):
     """No query worker answered in time."""
 
 
-def embed_query(data: bytes, *, timeout: float | None = None) -> dict[str, Any]:
-    """Have a `query` worker compute the embedding (and CAM map) of an uploaded image."""
-    return _call(EMBED_QUERY_TASK, base64.b64encode(data).decode("ascii"), timeout=timeout)
+def embed_query(data: bytes, rotations: bool = False, *, timeout: float | None = None) -> dict[str, Any]:
+    """Have a `query` worker compute the embedding (and CAM map) of an uploaded image, or with
+    ``rotations`` the vectors of the image turned by 90/180/270 degrees."""
+    return _call(EMBED_QUERY_TASK, base64.b64encode(data).decode("ascii"), timeout=timeout,
+                 kwargs={"rotations": True} if rotations else None)
 
 
-def _call(task: str, arg: Any, *, timeout: float | None) -> Any:
+def _call(task: str, arg: Any, *, timeout: float | None, kwargs: dict[str, Any] | None = None) -> Any:
     from celery.exceptions import TimeoutError as CeleryTimeout
 
-    result = app.send_task(task, args=[arg], queue="query")
+    result = app.send_task(task, args=[arg], kwargs=kwargs or {}, queue="query")
     try:
         return result.get(timeout=timeout or settings.ARTSEARCH_QUERY_TIMEOUT)
     except CeleryTimeout as exc:

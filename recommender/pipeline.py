@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -139,10 +140,18 @@ def captions_follow_images(image_ids: list[int]) -> None:
     search_vectors_refresh(artwork_ids=art_ids)
 
 
-def query_embedding(data: bytes) -> dict[str, Any]:
-    """Vector, CAM map and predictions of a query image (decoded with the same safety checks)."""
+def query_embedding(data: bytes, rotations: bool = False) -> dict[str, Any]:
+    """Vector, CAM map and predictions of a query image (decoded with the same safety checks).
+
+    ``rotations=True`` instead returns only the global vectors of the image turned by 90, 180
+    and 270 degrees (``rotated``): VGG16 features are not rotation invariant, so a sideways
+    copy is found by turning the query back (see ``search.image_query``)."""
     rgb = decode_image(data, max_pixels=settings.ARTSEARCH_MAX_PIXELS)
     extractor = get_extractor()
+    if rotations:
+        turned = [np.ascontiguousarray(np.rot90(rgb, k)) for k in (1, 2, 3)]
+        return {"rotated": [[float(x) for x in v] for v in extractor.extract(turned)],
+                "model_version": extractor.model_version}
     res = extractor.extract_detailed([rgb])[0]
     return {
         "vector": [float(x) for x in res.vector],

@@ -23,7 +23,8 @@ from ml.rules import Decision, Thresholds, Verdict, overall_verdict
 from recommender.models import Artwork, ArtworkImage
 from recommender.selectors import duplicate_groups
 
-Embedder = Callable[[bytes], dict[str, Any]]
+# (image bytes, rotations) -> vectors; see recommender.pipeline.query_embedding
+Embedder = Callable[[bytes, bool], dict[str, Any]]
 
 
 @lru_cache(maxsize=1)
@@ -176,11 +177,30 @@ def verify(matcher: QueryMatcher, items: list[tuple[ArtworkImage, float]], rules
         decision = rules.decide(cosine=cosine, query_keypoints=q_kps, candidate_keypoints=image.n_keypoints,
                                 match=match)
         out.append(Candidate(image=image, cosine=cosine, decision=decision, match=match))
-    # Verified copies first (strongest evidence first), then by CNN similarity.
-    rank = {Verdict.DUPLICATE: 0, Verdict.DETAIL: 1, Verdict.SIMILAR: 2, Verdict.UNRELATED: 3}
-    out.sort(key=lambda c: (rank[c.verdict], -c.inliers if c.verdict in (Verdict.DUPLICATE, Verdict.DETAIL) else 0,
-                            -c.cosine))
+    out.sort(key=_rank_key)
     return out
+
+
+_VERDICT_RANK = {Verdict.DUPLICATE: 0, Verdict.DETAIL: 1, Verdict.SIMILAR: 2, Verdict.UNRELATED: 3}
+_FOUND = (Verdict.DUPLICATE, Verdict.DETAIL)
+
+
+def _rank_key(c: Candidate) -> tuple[int, int, float]:
+    """Verified copies first (strongest evidence first), then by CNN similarity."""
+    return _VERDICT_RANK[c.verdict], -c.inliers if c.verdict in _FOUND else 0, -c.cosine
+
+
+def rotated_candidates(vectors: Sequence[Sequence[float]], *, model_version: str, k: int,
+                       skip: set[int], exclude_image_id: int | None = None) -> list[tuple[ArtworkImage, float]]:
+    """The k best images for the query turned by 90/180/270 degrees (global and regional
+    vectors), leaving out those already verified; the cosine is the best turned one."""
+    best = _regional_best(vectors)
+    qs = ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED, model_version=model_version,
+                                     artwork__duplicate_of__isnull=True, pk__in=[pk for pk in best if pk not in skip])
+    if exclude_image_id is not None:
+        qs = qs.exclude(pk=exclude_image_id)
+    rows = qs.select_related("artwork", "artwork__artist").defer("embedding", "keypoints", "joint_embedding")
+    return sorted(((img, best[img.pk]) for img in rows), key=lambda item: -item[1])[:k]
 
 
 def collapse_groups(candidates: list[Candidate]) -> list[Candidate]:
@@ -222,8 +242,20 @@ def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_i
     t = time.perf_counter()
     rules = thresholds()
     matcher = QueryMatcher.from_image(rgb, conclusive_inliers=rules.N)
-    candidates = collapse_groups(verify(matcher, items, rules))
+    verified = verify(matcher, items, rules)
     timings["verify"] = time.perf_counter() - t
+    if settings.ARTSEARCH_ROTATION_FALLBACK and not any(c.verdict in _FOUND for c in verified):
+        # Nothing found: the query may be a sideways copy, whose CNN vector is far from its
+        # original's (ORB itself is rotation invariant). Only queries that found nothing pay
+        # for the three extra forward passes.
+        t = time.perf_counter()
+        rot = embed(data, True)
+        more = rotated_candidates(rot["rotated"], model_version=emb["model_version"],
+                                  k=settings.ARTSEARCH_VERIFY_TOP, skip={c.image.pk for c in verified},
+                                  exclude_image_id=exclude_image_id)
+        verified = sorted(verified + verify(matcher, more, rules), key=_rank_key)
+        timings["rotations"] = time.perf_counter() - t
+    candidates = collapse_groups(verified)
     timings["total"] = time.perf_counter() - t0
 
     cam = np.asarray(emb["cam"], dtype=np.float32) / 255.0 if emb.get("cam") is not None else None

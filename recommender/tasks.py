@@ -30,10 +30,10 @@ def index_images(self: Any, image_ids: list[int], force: bool = False) -> dict[s
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
-def embed_query(image_b64: str) -> dict[str, Any]:
+def embed_query(image_b64: str, rotations: bool = False) -> dict[str, Any]:
     from recommender.pipeline import query_embedding
 
-    return query_embedding(base64.b64decode(image_b64))
+    return query_embedding(base64.b64decode(image_b64), rotations=rotations)
 
 
 class UploadTask(Task):

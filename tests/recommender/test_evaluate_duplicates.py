@@ -7,9 +7,11 @@ import shutil
 from io import StringIO
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 
+from recommender.evaluation import DuplicateEvalConfig, _split
 from recommender.models import Artwork, ArtworkImage
 
 pytestmark = pytest.mark.django_db
@@ -36,3 +38,16 @@ def test_evaluate_reports_per_family_and_rolls_back_and_calibrate_reads_it(
     out = StringIO()
     call_command("calibrate", str(run), stdout=out)
     assert "proposed T=" in out.getvalue() and "ARTSEARCH_N=" in out.getvalue()
+
+
+def test_manifest_split_keeps_every_artist_on_one_side(tmp_path: Path) -> None:
+    """Distractors are whole artists, so none has a detail or re-photograph among the originals."""
+    files = [tmp_path / f"{artist}_{i}.jpg" for artist, n in (("a", 5), ("b", 2), ("c", 3), ("d", 1)) for i in range(n)]
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("file,artist\n" + "".join(f"images/{p.name},{p.name.split('_')[0]}\n" for p in files))
+    cfg = DuplicateEvalConfig(images=tmp_path, originals=100, distractors=3, manifest=manifest)
+    distractors, originals = _split(cfg, files, np.random.default_rng(0))
+    artists = {p.name.split("_")[0] for p in distractors}
+    assert 0 < len(distractors) <= 3 and not artists & {p.name.split("_")[0] for p in originals}
+    assert "a" not in artists  # a group bigger than the budget stays in the collection
+    assert len(distractors) + len(originals) == len(files)

@@ -63,6 +63,7 @@ def test_queries_find_edited_copies_and_refuse_bad_input(indexed: list[ArtworkIm
         top = body["results"][0]
         assert top["artwork_id"] == original.artwork_id and top["verdict"] == "duplicate", name
         assert top["source_name"] == original.source_name and top["inliers"] >= 10
+        assert "rotations" not in body["timings_ms"]  # found at once: no extra forward passes
     # A copy pasted into another picture (40 % of it) and a 25 % detail: their global vectors
     # are far from the original's, a regional vector is not (each indexed image has some).
     assert all(img.regions.exists() for img in indexed)
@@ -78,6 +79,7 @@ def test_queries_find_edited_copies_and_refuse_bad_input(indexed: list[ArtworkIm
     other = sorted(stranger.glob("*.jpg"))[120]
     body = c.post(reverse("api_search_image"), {"image": io.BytesIO(other.read_bytes())}).json()
     assert body["verdict"] in ("similar", "unrelated"), body["results"][:2]
+    assert "rotations" in body["timings_ms"]  # nothing found: retried turned by 90/180/270 degrees
 
     # The web page: verdict, keypoint picture and CAM heatmap.
     page = c.post(reverse("search_image"), {"image": io.BytesIO(copies["framed"])})

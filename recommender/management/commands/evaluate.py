@@ -17,6 +17,9 @@ class Command(BaseCommand):
         dup.add_argument("--originals", type=int, default=800, help="images indexed as the collection")
         dup.add_argument("--queries", type=int, default=100, help="originals whose copies are queried")
         dup.add_argument("--distractors", type=int, default=100, help="images left out of the index and queried")
+        dup.add_argument("--manifest", type=Path, default=None,
+                         help="CSV with `file` and `artist` columns: distractors are then whole artists with no "
+                              "image among the originals (WGA holds details and re-photographs of one work)")
         dup.add_argument("--families", nargs="*", default=None)
         dup.add_argument("--seed", type=int, default=0)
         dup.add_argument("--json", type=Path, help="also write the summary and every outcome here")
@@ -51,7 +54,8 @@ class Command(BaseCommand):
         if not opts["images"].is_dir():
             raise CommandError(f"{opts['images']}: not a folder")
         cfg = DuplicateEvalConfig(images=opts["images"], originals=opts["originals"], queries=opts["queries"],
-                                  distractors=opts["distractors"], seed=opts["seed"], families=opts["families"])
+                                  distractors=opts["distractors"], seed=opts["seed"], families=opts["families"],
+                                  manifest=opts["manifest"])
         try:
             summary, report, outcomes = evaluate_duplicates(cfg, progress=lambda m: self.stderr.write(m))
         except ValueError as exc:
