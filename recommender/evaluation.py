@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -81,6 +82,7 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
     families = cfg.families or list(PERTURBATIONS)
     outcomes: list[QueryOutcome] = []
     via_related: list[str] = []
+    stages: list[dict[str, float]] = []  # per-query stage timings (search.image_query)
     evidence: list[dict[str, Any]] = []  # raw scores per query, for `calibrate`
     with tempfile.TemporaryDirectory() as media, override_settings(MEDIA_ROOT=media):
         try:
@@ -107,6 +109,7 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
                     t = time.perf_counter()
                     res = search.image_query(data=png_bytes(rgb), embed=query_embedding)
                     secs = time.perf_counter() - t
+                    stages.append(res.timings)
                     top = res.candidates[0].artwork.pk if res.candidates else None
                     if expected is not None and top in related.get(expected, ()):
                         # The collection already holds this artwork twice (e.g. WGA's own detail
@@ -153,6 +156,13 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
     summary["hits_via_known_pair"] = via_related
     summary["evidence"] = evidence
     report = format_report(summary)
+    if stages:
+        names = ["decode", "embed", "shortlist", "verify", "rotations"]
+        medians = {n: statistics.median([st[n] for st in stages if n in st]) for n in names
+                   if any(n in st for st in stages)}
+        retried = sum("rotations" in st for st in stages)
+        report += ("\n\nmedian ms per stage: " + ", ".join(f"{n} {v * 1000:.0f}" for n, v in medians.items())
+                   + f" (rotation retry in {retried} of {len(stages)} queries)")
     if via_related:
         report += (f"\n\n{len(via_related)} hits were an original's known duplicate/detail in the collection "
                    f"(pairs found among the originals before the queries), counted as the original.")

@@ -169,11 +169,15 @@ def verify(matcher: QueryMatcher, items: list[tuple[ArtworkImage, float]], rules
               if (i < top or cosine >= rules.T) and rules.needs_verification(cosine, q_kps, image.n_keypoints)]
     # Keypoint blobs (~80 kB each) are read only for the candidates that get matched.
     blobs = dict(ArtworkImage.objects.filter(pk__in=wanted).exclude(keypoints=None).values_list("pk", "keypoints"))
+    conclusive = False
     for i, (image, cosine) in enumerate(items):
         match = None
         if image.pk in blobs:
+            # Exhaustive search is for a small detail hiding among the best few; once a copy is
+            # certain, the gates are enough for the rest (~55 ms saved per query here).
             match = matcher.match(Keypoints.from_bytes(blobs[image.pk]), min_inliers=rules.required_inliers(cosine),
-                                  try_mirror=cosine >= rules.similar_min, exhaustive=i < exhaustive)
+                                  try_mirror=cosine >= rules.similar_min, exhaustive=i < exhaustive and not conclusive)
+            conclusive = conclusive or match.inliers >= matcher.conclusive_inliers
         decision = rules.decide(cosine=cosine, query_keypoints=q_kps, candidate_keypoints=image.n_keypoints,
                                 match=match)
         out.append(Candidate(image=image, cosine=cosine, decision=decision, match=match))
