@@ -18,6 +18,7 @@ Weights are never random. :func:`load_trunk` tries, in order:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -29,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import torch
@@ -47,10 +48,12 @@ __all__ = [
     "WeightsUnavailable",
     "build_trunk_module",
     "convert_oxford_onnx",
+    "load_torch_file",
     "load_trunk",
     "pick_device",
     "prepare_oxford_weights",
     "preprocess_rgb",
+    "save_torch_file",
 ]
 
 logger = logging.getLogger(__name__)
@@ -249,21 +252,39 @@ def pick_device(preferred: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _atomic_torch_save(obj: object, path: Path) -> None:
-    """Write to a temp file in the same directory then rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+def save_torch_file(obj: object, path: str | os.PathLike[str]) -> bytes:
+    """``torch.save`` to a temp file in the same directory, then rename: never half-written.
+    Returns the bytes written (model files hash them for their version)."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    data = buf.getvalue()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         # mkstemp creates 0600; the web and worker users must be able to read it.
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return data
+
+
+def load_torch_file(
+    path: str | os.PathLike[str], *, fmt: str, what: str, map_location: str | torch.device = "cpu"
+) -> tuple[dict[str, Any], bytes]:
+    """(payload, file bytes) of a file written by :func:`save_torch_file` whose payload says
+    ``format: fmt``; weights_only, so loading runs no pickled code. ValueError otherwise."""
+    data = Path(path).read_bytes()
+    payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise ValueError(f"{path}: not a {what} file ({fmt})")
+    return payload, data
 
 
 def _sha256_file(path: Path) -> str:
@@ -317,7 +338,7 @@ def prepare_oxford_weights(model_dir: Path) -> Path:
         state = convert_oxford_onnx(onnx_bytes)
         del onnx_bytes
         verify_oxford_values(state)
-        _atomic_torch_save(state, target)
+        save_torch_file(state, target)
     logger.info("saved converted Oxford VGG16 weights to %s", target)
     return target
 

@@ -14,13 +14,10 @@ frozen), which takes seconds on a CPU.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -28,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ml.backbone import torch_threads
+from ml.backbone import load_torch_file, save_torch_file, torch_threads
 
 __all__ = [
     "OTHER_CLASS",
@@ -256,32 +253,13 @@ class CamHead(nn.Module):
 
     def save(self, path: str | os.PathLike[str]) -> str:
         """Save atomically; returns (and sets) ``version`` = short sha256 of the bytes."""
-        buf = io.BytesIO()
-        torch.save(self._payload(), buf)
-        data = buf.getvalue()
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        self.version = _short_hash(data)
+        self.version = _short_hash(save_torch_file(self._payload(), path))
         return self.version
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> CamHead:
         """Load a head written by :meth:`save`."""
-        data = Path(path).read_bytes()
-        payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
-        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-            raise ValueError(f"{path}: not a CAM head file ({_FORMAT})")
+        payload, data = load_torch_file(path, fmt=_FORMAT, what="CAM head", map_location=map_location)
         head = cls(payload["tasks"], payload["in_channels"], metadata=payload.get("metadata"))
         head.load_state_dict(payload["state_dict"], strict=True)
         head.version = _short_hash(data)

@@ -10,7 +10,6 @@ torch is imported lazily (inside functions / the model factory) so importing thi
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import re
 import time
@@ -330,6 +329,8 @@ class Captioner:
         """Save weights, vocabulary, config and normalisation (torch file, safe to load)."""
         import torch
 
+        from ml.backbone import save_torch_file
+
         payload = {
             "format": "artsearch-captioner/1",
             "config": asdict(self.config),
@@ -339,18 +340,14 @@ class Captioner:
             "state_dict": self.net.state_dict(),
             "version": self.version,
         }
-        buf = io.BytesIO()
-        torch.save(payload, buf)
-        Path(path).write_bytes(buf.getvalue())
+        save_torch_file(payload, path)
 
     @classmethod
     def load(cls, path: str | Path) -> Captioner:
         """Load a model written by save (weights_only: no pickle code execution)."""
-        import torch
+        from ml.backbone import load_torch_file
 
-        payload = torch.load(io.BytesIO(Path(path).read_bytes()), map_location="cpu", weights_only=True)
-        if payload.get("format") != "artsearch-captioner/1":
-            raise ValueError(f"{path} is not a captioner file")
+        payload, _ = load_torch_file(path, fmt="artsearch-captioner/1", what="captioner")
         cfg = CaptionerConfig(**payload["config"])
         vocab = Vocab(list(payload["vocab"]))
         net = _build_net(cfg, len(vocab))

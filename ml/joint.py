@@ -8,7 +8,6 @@ query and vice versa. torch is imported lazily so importing this module is cheap
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -111,6 +110,8 @@ class JointProjection:
         """Save weights, config and image normalisation (torch file, safe to load)."""
         import torch
 
+        from ml.backbone import save_torch_file
+
         payload = {
             "format": "artsearch-joint/1",
             "config": asdict(self.config),
@@ -119,18 +120,14 @@ class JointProjection:
             "state_dict": self.net.state_dict(),
             "version": self.version,
         }
-        buf = io.BytesIO()
-        torch.save(payload, buf)
-        Path(path).write_bytes(buf.getvalue())
+        save_torch_file(payload, path)
 
     @classmethod
     def load(cls, path: str | Path) -> JointProjection:
         """Load a projection written by save (weights_only: no pickle code execution)."""
-        import torch
+        from ml.backbone import load_torch_file
 
-        payload = torch.load(io.BytesIO(Path(path).read_bytes()), map_location="cpu", weights_only=True)
-        if payload.get("format") != "artsearch-joint/1":
-            raise ValueError(f"{path} is not a joint-projection file")
+        payload, _ = load_torch_file(path, fmt="artsearch-joint/1", what="joint-projection")
         cfg = JointConfig(**payload["config"])
         net = _build_net(cfg)
         net.load_state_dict(payload["state_dict"])
