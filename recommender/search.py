@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
+from pgvector import Vector
 from pgvector.django import CosineDistance
 
 from ml.images import decode_image
@@ -94,10 +96,6 @@ class ImageQueryResult:
         }
 
 
-def _vector_literal(vec: Iterable[float]) -> str:
-    return "[" + ",".join(f"{float(x):.6g}" for x in vec) + "]"
-
-
 # Per query vector and list, how many nearest rows each HNSW search returns.
 REGION_DEPTH = 20
 
@@ -120,8 +118,18 @@ def _regional_best(vectors: Sequence[Sequence[float]], *, depth: int = REGION_DE
         SELECT image_id, 1 - MIN(d) FROM hits GROUP BY image_id"""
     with connection.cursor() as cur:
         cur.execute("SELECT set_config('hnsw.ef_search', %s, false)", [str(max(40, depth))])
-        cur.execute(sql, [[_vector_literal(v) for v in vectors], depth, depth])
+        cur.execute(sql, [[Vector(v).to_text() for v in vectors], depth, depth])
         return {int(i): float(sim) for i, sim in cur.fetchall()}
+
+
+def _candidates(model_version: str, exclude_image_id: int | None) -> QuerySet[ArtworkImage]:
+    """Indexed images a query may match: same model version, hidden duplicates left out, the
+    big columns not read (keypoints are fetched by `verify` for the few it matches)."""
+    qs = ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED, model_version=model_version,
+                                     artwork__duplicate_of__isnull=True)
+    if exclude_image_id is not None:
+        qs = qs.exclude(pk=exclude_image_id)
+    return qs.select_related("artwork", "artwork__artist").defer("embedding", "keypoints", "joint_embedding")
 
 
 def shortlist(vector: Iterable[float], *, model_version: str, k: int, exclude_image_id: int | None = None,
@@ -135,11 +143,7 @@ def shortlist(vector: Iterable[float], *, model_version: str, k: int, exclude_im
     detail 15 % were such). The rules still see the global cosine.
     """
     vector = [float(x) for x in vector]
-    qs = ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED, model_version=model_version,
-                                     artwork__duplicate_of__isnull=True)
-    if exclude_image_id is not None:
-        qs = qs.exclude(pk=exclude_image_id)
-    qs = qs.select_related("artwork", "artwork__artist").defer("embedding", "keypoints", "joint_embedding")
+    qs = _candidates(model_version, exclude_image_id)
     best = _regional_best([vector, *regions]) if regions else {}
     rows = list(qs.annotate(distance=CosineDistance("embedding", vector)).order_by("distance")[:k])
     known = {img.pk for img in rows}
@@ -199,11 +203,7 @@ def rotated_candidates(vectors: Sequence[Sequence[float]], *, model_version: str
     """The k best images for the query turned by 90/180/270 degrees (global and regional
     vectors), leaving out those already verified; the cosine is the best turned one."""
     best = _regional_best(vectors)
-    qs = ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED, model_version=model_version,
-                                     artwork__duplicate_of__isnull=True, pk__in=[pk for pk in best if pk not in skip])
-    if exclude_image_id is not None:
-        qs = qs.exclude(pk=exclude_image_id)
-    rows = qs.select_related("artwork", "artwork__artist").defer("embedding", "keypoints", "joint_embedding")
+    rows = _candidates(model_version, exclude_image_id).filter(pk__in=[pk for pk in best if pk not in skip])
     return sorted(((img, best[img.pk]) for img in rows), key=lambda item: -item[1])[:k]
 
 

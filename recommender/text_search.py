@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
+from pgvector import Vector
 
 from ml.names import query_name_tokens
 from recommender.models import Artwork
@@ -95,10 +96,6 @@ def _named_filter_sql(filters: dict[str, str], alias: str = "a") -> tuple[str, d
     return where, {f"filter_{key}": filters[key] for key in keys}
 
 
-def _vector_literal(vec: Sequence[float]) -> str:
-    return "[" + ",".join(f"{float(x):.6g}" for x in vec) + "]"
-
-
 def dense_ranks(vec: Sequence[float], filters: dict[str, str], depth: int = LIST_DEPTH) -> list[int]:
     """Artworks by their best caption's cosine similarity (HNSW over caption embeddings)."""
     where, params = _filter_sql(filters)
@@ -109,7 +106,7 @@ def dense_ranks(vec: Sequence[float], filters: dict[str, str], depth: int = LIST
         JOIN recommender_artwork a ON a.id = c.artwork_id
         WHERE a.duplicate_of_id IS NULL {where}
         GROUP BY c.artwork_id ORDER BY d LIMIT %s"""
-    lit = _vector_literal(vec)
+    lit = Vector(vec).to_text()
     # Filters shrink the HNSW candidate set: look deeper so a filtered list is not empty.
     inner = depth * (8 if where else 3)
     with connection.cursor() as cur:
