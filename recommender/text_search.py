@@ -80,17 +80,8 @@ def clean_query(q: str | None) -> str:
     return q[:MAX_QUERY_CHARS]
 
 
-def _filter_sql(filters: dict[str, str], alias: str = "a") -> tuple[str, list[Any]]:
-    parts, params = [], []
-    for key in FILTERS:
-        if filters.get(key):
-            parts.append(f"{alias}.{key} = %s")
-            params.append(filters[key])
-    return (" AND " + " AND ".join(parts)) if parts else "", params
-
-
-def _named_filter_sql(filters: dict[str, str], alias: str = "a") -> tuple[str, dict[str, Any]]:
-    """_filter_sql with %(name)s placeholders, for statements that name their parameters."""
+def _filter_sql(filters: dict[str, str], alias: str = "a") -> tuple[str, dict[str, Any]]:
+    """` AND a.form = %(filter_form)s …` for the given filters, and its named parameters."""
     keys = [key for key in FILTERS if filters.get(key)]
     where = "".join(f" AND {alias}.{key} = %(filter_{key})s" for key in keys)
     return where, {f"filter_{key}": filters[key] for key in keys}
@@ -100,29 +91,28 @@ def dense_ranks(vec: Sequence[float], filters: dict[str, str], depth: int = LIST
     """Artworks by their best caption's cosine similarity (HNSW over caption embeddings)."""
     where, params = _filter_sql(filters)
     sql = f"""
-        SELECT c.artwork_id, MIN(c.embedding <=> %s::vector) AS d
+        SELECT c.artwork_id, MIN(c.embedding <=> %(vec)s::vector) AS d
         FROM (SELECT artwork_id, embedding FROM recommender_caption
-              WHERE embedding IS NOT NULL ORDER BY embedding <=> %s::vector LIMIT %s) c
+              WHERE embedding IS NOT NULL ORDER BY embedding <=> %(vec)s::vector LIMIT %(inner)s) c
         JOIN recommender_artwork a ON a.id = c.artwork_id
         WHERE a.duplicate_of_id IS NULL {where}
-        GROUP BY c.artwork_id ORDER BY d LIMIT %s"""
-    lit = Vector(vec).to_text()
+        GROUP BY c.artwork_id ORDER BY d LIMIT %(depth)s"""
     # Filters shrink the HNSW candidate set: look deeper so a filtered list is not empty.
     inner = depth * (8 if where else 3)
     with connection.cursor() as cur:
         cur.execute("SELECT set_config('hnsw.ef_search', %s, false)", [str(max(40, min(1000, inner)))])
-        cur.execute(sql, [lit, lit, inner, *params, depth])
+        cur.execute(sql, {"vec": Vector(vec).to_text(), "inner": inner, "depth": depth, **params})
         return [r[0] for r in cur.fetchall()]
 
 
-def _tsquery(q: str) -> tuple[str, list[Any]]:
+def _tsquery(q: str) -> tuple[str, dict[str, Any]]:
     if len(q.split()) <= LONG_QUERY_WORDS:
-        return "websearch_to_tsquery('english', %s)", [q]
+        return "websearch_to_tsquery('english', %(tsq)s)", {"tsq": q}
     # OR over the query's lexemes, rarest (most informative) first by their length as a cheap proxy.
     sql = """(SELECT coalesce(to_tsquery('english', string_agg(quote_literal(lexeme), ' | ')), ''::tsquery)
-              FROM (SELECT lexeme FROM unnest(to_tsvector('english', %s))
-                    ORDER BY length(lexeme) DESC, lexeme LIMIT %s) l)"""
-    return sql, [q, MAX_OR_LEXEMES]
+              FROM (SELECT lexeme FROM unnest(to_tsvector('english', %(tsq)s))
+                    ORDER BY length(lexeme) DESC, lexeme LIMIT %(tsq_max)s) l)"""
+    return sql, {"tsq": q, "tsq_max": MAX_OR_LEXEMES}
 
 
 def fulltext_ranks(q: str, filters: dict[str, str], depth: int = LIST_DEPTH) -> list[int]:
@@ -132,9 +122,9 @@ def fulltext_ranks(q: str, filters: dict[str, str], depth: int = LIST_DEPTH) -> 
         WITH query AS (SELECT {tsq} AS tq)
         SELECT a.id FROM recommender_artwork a, query
         WHERE a.search_vector @@ query.tq AND a.duplicate_of_id IS NULL {where}
-        ORDER BY ts_rank_cd(a.search_vector, query.tq, 32) DESC, a.id LIMIT %s"""
+        ORDER BY ts_rank_cd(a.search_vector, query.tq, 32) DESC, a.id LIMIT %(depth)s"""
     with connection.cursor() as cur:
-        cur.execute(sql, [*tparams, *params, depth])
+        cur.execute(sql, {**tparams, **params, "depth": depth})
         return [r[0] for r in cur.fetchall()]
 
 
@@ -143,7 +133,7 @@ def lexical_ranks(q: str, filters: dict[str, str], depth: int = LIST_DEPTH, *, n
     """Two lists in one statement: `bm25`, artworks by the summed BM25 weights of the query's
     lexemes (recommender.bm25), and `names`, the works of the artists whose surname words match a
     capitalised query word by trigram (misspellings too), ranked by the same BM25 scores."""
-    where, fparams = _named_filter_sql(filters)
+    where, fparams = _filter_sql(filters)
     # Scored artworks are few (hundreds): a join to the artwork table would read all of it (the
     # planner expects thousands), so duplicates and filters are applied as id sets instead.
     filtered = f"AND s.artwork_id IN (SELECT a.id FROM recommender_artwork a WHERE true {where})" if where else ""
@@ -189,7 +179,7 @@ def trigram_ranks(q: str, filters: dict[str, str], depth: int = LIST_DEPTH) -> l
     join would read every artwork: 350-800 ms)."""
     if len(q) > 120:
         return []
-    where, params = _named_filter_sql(filters)
+    where, params = _filter_sql(filters)
     sql = f"""
         WITH cand AS (
             SELECT a.id, word_similarity(UPPER(%(q)s), UPPER(ar.name)) AS sim
@@ -229,9 +219,9 @@ def _highlights(q: str, ids: list[int]) -> dict[int, str]:
         WITH query AS (SELECT {tsq} AS tq)
         SELECT c.artwork_id, ts_headline('english', string_agg(c.text, ' ' ORDER BY c.source, c.chunk), query.tq,
                'StartSel=<mark>,StopSel=</mark>,MaxWords=30,MinWords=12,MaxFragments=2,FragmentDelimiter= … ')
-        FROM recommender_caption c, query WHERE c.artwork_id = ANY(%s) GROUP BY c.artwork_id, query.tq"""
+        FROM recommender_caption c, query WHERE c.artwork_id = ANY(%(ids)s) GROUP BY c.artwork_id, query.tq"""
     with connection.cursor() as cur:
-        cur.execute(sql, [*tparams, ids])
+        cur.execute(sql, {**tparams, "ids": ids})
         return dict(cur.fetchall())
 
 
