@@ -90,38 +90,30 @@ def test_display_author(raw: str, expected: str) -> None:
     assert display_author(raw) == expected
 
 
+_ANNUNCIATION = {
+    "title": "Annunciation",
+    "author": "ANGELICO, Fra",
+    "date": "c. 1424",
+    "technique": "Tempera and gold on panel, 84 x 50 cm",
+    "location": "Museo di San Marco, Florence",
+    "form": "painting",
+    "type": "religious",
+    "school": "Italian",
+    "timeframe": "1401-1450",
+}
+
+
 def test_catalogue_sentence_example() -> None:
-    s = catalogue_sentence(
-        title="Annunciation",
-        author="ANGELICO, Fra",
-        date="c. 1424",
-        technique="Tempera and gold on panel, 84 x 50 cm",
-        location="Museo di San Marco, Florence",
-        form="painting",
-        type="religious",
-        school="Italian",
-        timeframe="1401-1450",
-    )
-    assert s == (
+    assert catalogue_sentence(**_ANNUNCIATION) == (
         "Annunciation, a religious painting by Fra Angelico (Italian, 1401-1450), "
         "tempera and gold on panel, 84 x 50 cm, c. 1424, in the Museo di San Marco, Florence."
     )
 
 
 def test_catalogue_sentence_compact() -> None:
-    s = catalogue_sentence(
-        title="Annunciation",
-        author="ANGELICO, Fra",
-        date="c. 1424",
-        technique="Tempera and gold on panel, 84 x 50 cm",
-        location="Museo di San Marco, Florence",
-        form="painting",
-        type="religious",
-        school="Italian",
-        timeframe="1401-1450",
-        compact=True,
+    assert catalogue_sentence(**_ANNUNCIATION, compact=True) == (
+        "Annunciation, a religious painting by Fra Angelico (Italian)."
     )
-    assert s == "Annunciation, a religious painting by Fra Angelico (Italian)."
 
 
 def test_catalogue_sentence_missing_fields_and_forms() -> None:
