@@ -51,7 +51,10 @@ def _split(cfg: DuplicateEvalConfig, files: list[Path], rng: np.random.Generator
     if cfg.manifest is None:
         return files[: cfg.distractors], files[cfg.distractors : cfg.distractors + cfg.originals]
     with cfg.manifest.open(newline="", encoding="utf-8") as fh:
-        artist_of = {Path(row["file"]).name: row.get("artist") or "" for row in csv.DictReader(fh)}
+        reader = csv.DictReader(fh)
+        if not {"file", "artist"} <= set(reader.fieldnames or ()):
+            raise ValueError(f"{cfg.manifest}: needs `file` and `artist` columns, has {reader.fieldnames}")
+        artist_of = {Path(row["file"]).name: row["artist"] or "" for row in reader}
     by_artist: dict[str, list[Path]] = {}
     for path in files:
         by_artist.setdefault(artist_of.get(path.name, path.name), []).append(path)

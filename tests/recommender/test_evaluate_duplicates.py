@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from recommender.evaluation import DuplicateEvalConfig, _split
 from recommender.models import Artwork, ArtworkImage
@@ -51,3 +51,13 @@ def test_manifest_split_keeps_every_artist_on_one_side(tmp_path: Path) -> None:
     assert 0 < len(distractors) <= 3 and not artists & {p.name.split("_")[0] for p in originals}
     assert "a" not in artists  # a group bigger than the budget stays in the collection
     assert len(distractors) + len(originals) == len(files)
+
+
+def test_bad_manifest_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("path,painter\na.jpg,x\n")
+    with pytest.raises(ValueError, match="needs `file` and `artist` columns"):
+        _split(DuplicateEvalConfig(images=tmp_path, manifest=wrong), [tmp_path / "a.jpg"], np.random.default_rng(0))
+    with pytest.raises(CommandError, match="no such manifest"):
+        call_command("evaluate", "duplicates", "--images", str(tmp_path), "--manifest", str(tmp_path / "none.csv"))

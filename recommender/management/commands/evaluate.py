@@ -53,6 +53,8 @@ class Command(BaseCommand):
 
         if not opts["images"].is_dir():
             raise CommandError(f"{opts['images']}: not a folder")
+        if opts["manifest"] is not None and not opts["manifest"].is_file():
+            raise CommandError(f"{opts['manifest']}: no such manifest file")
         cfg = DuplicateEvalConfig(images=opts["images"], originals=opts["originals"], queries=opts["queries"],
                                   distractors=opts["distractors"], seed=opts["seed"], families=opts["families"],
                                   manifest=opts["manifest"])
