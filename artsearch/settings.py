@@ -195,6 +195,9 @@ ARTSEARCH_VERIFY_EXHAUSTIVE = envint("ARTSEARCH_VERIFY_EXHAUSTIVE", "5")
 ARTSEARCH_ORB_FEATURES = envint("ARTSEARCH_ORB_FEATURES", "2000")
 # A query that found no duplicate/detail is retried turned by 90/180/270 degrees.
 ARTSEARCH_ROTATION_FALLBACK = envbool("ARTSEARCH_ROTATION_FALLBACK", "1")
+# ...and if it still found nothing, its whole shortlist is matched again with this many query
+# keypoints (0: off); see search.image_query.
+ARTSEARCH_DENSE_ORB_FEATURES = envint("ARTSEARCH_DENSE_ORB_FEATURES", "3000")
 ARTSEARCH_QUERY_TIMEOUT = envfloat("ARTSEARCH_QUERY_TIMEOUT", "60")
 # Threshold rules (ml.rules.Thresholds); defaults from the original WGA study.
 ARTSEARCH_THRESHOLDS = {

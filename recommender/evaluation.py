@@ -160,12 +160,13 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
     summary["evidence"] = evidence
     report = format_report(summary)
     if stages:
-        names = ["decode", "embed", "shortlist", "verify", "rotations"]
+        names = ["decode", "embed", "shortlist", "verify", "rotations", "dense"]
         medians = {n: statistics.median([st[n] for st in stages if n in st]) for n in names
                    if any(n in st for st in stages)}
         retried = sum("rotations" in st for st in stages)
+        dense = sum("dense" in st for st in stages)
         report += ("\n\nmedian ms per stage: " + ", ".join(f"{n} {v * 1000:.0f}" for n, v in medians.items())
-                   + f" (rotation retry in {retried} of {len(stages)} queries)")
+                   + f" (rotation retry in {retried}, dense re-match in {dense} of {len(stages)} queries)")
     if via_related:
         report += (f"\n\n{len(via_related)} hits were an original's known duplicate/detail in the collection "
                    f"(pairs found among the originals before the queries), counted as the original.")

@@ -17,7 +17,7 @@ from django.urls import reverse
 from PIL import Image, ImageOps
 
 from artsearch.celery import app
-from ml.perturb import detail, paste
+from ml.perturb import PERTURBATIONS, detail, paste
 from recommender import jobs, selectors
 from recommender.models import ArtworkImage, DuplicatePair
 from recommender.services import images_import_folder
@@ -63,7 +63,7 @@ def test_queries_find_edited_copies_and_refuse_bad_input(indexed: list[ArtworkIm
         top = body["results"][0]
         assert top["artwork_id"] == original.artwork_id and top["verdict"] == "duplicate", name
         assert top["source_name"] == original.source_name and top["inliers"] >= 10
-        assert "rotations" not in body["timings_ms"]  # found at once: no extra forward passes
+        assert "rotations" not in body["timings_ms"] and "dense" not in body["timings_ms"]  # found at once
     # A copy pasted into another picture (40 % of it) and a 25 % detail: their global vectors
     # are far from the original's, a regional vector is not (each indexed image has some).
     assert all(img.regions.exists() for img in indexed)
@@ -80,6 +80,7 @@ def test_queries_find_edited_copies_and_refuse_bad_input(indexed: list[ArtworkIm
     body = c.post(reverse("api_search_image"), {"image": io.BytesIO(other.read_bytes())}).json()
     assert body["verdict"] in ("similar", "unrelated"), body["results"][:2]
     assert "rotations" in body["timings_ms"]  # nothing found: retried turned by 90/180/270 degrees
+    assert "dense" in body["timings_ms"]  # ... and re-matched with a denser query
 
     # The web page: verdict, keypoint picture and CAM heatmap.
     page = c.post(reverse("search_image"), {"image": io.BytesIO(copies["framed"])})
@@ -115,6 +116,25 @@ def test_queries_find_edited_copies_and_refuse_bad_input(indexed: list[ArtworkIm
     assert set(lines[0]["results"][0]) == {"artwork_id", "title", "source_name", "cosine", "inliers", "verdict"}
     assert lines[0]["results"][0]["source_name"] == original.source_name
     assert lines[1]["query"] == str(bad) and "error" in lines[1]
+
+
+def test_heavy_text_copy_is_found_by_the_dense_rematch(worker, tmp_path: Path) -> None:
+    """Opaque text lines over a painting take the query's first 1000 ORB keypoints (0 inliers
+    for this one); the shortlist is then matched again with 3000 and the copy is found."""
+    manifest = demo_subset(tmp_path / "demo", 5, start=70)  # row 72: Castagno, St Mark
+    images_import_folder(folder=tmp_path / "demo", manifest=manifest)
+    ids = list(ArtworkImage.objects.values_list("id", flat=True))
+    jobs.enqueue_index(ids)
+    wait_indexed(ids)
+    cache.clear()
+    original = ArtworkImage.objects.get(source_name__endswith="024mark.jpg")
+    heavy = dict(PERTURBATIONS["text"])["heavy"]
+    rgb = np.asarray(Image.open(original.file.path).convert("RGB"))
+    data = _jpeg(Image.fromarray(heavy(rgb, np.random.default_rng(0), rgb)))
+    body = Client().post(reverse("api_search_image"), {"image": io.BytesIO(data)}).json()
+    assert body["verdict"] == "duplicate", body["results"][:2]
+    assert body["results"][0]["artwork_id"] == original.artwork_id and body["results"][0]["inliers"] >= 100
+    assert "dense" in body["timings_ms"]
 
 
 def test_find_duplicates_groups_copies_in_recommendations(indexed: list[ArtworkImage], tmp_path: Path) -> None:
