@@ -190,6 +190,8 @@ ARTSEARCH_VERIFY_TOP = envint("ARTSEARCH_VERIFY_TOP", "30")
 # The best few shortlisted candidates are matched without the early-stop gates: a small detail
 # has few matches in any prefix of the candidate's keypoints (see ml.keypoints.QueryMatcher).
 ARTSEARCH_VERIFY_EXHAUSTIVE = envint("ARTSEARCH_VERIFY_EXHAUSTIVE", "5")
+# Once a copy is certain, only this many of the best are matched (and not mirrored); see search.verify.
+ARTSEARCH_VERIFY_TOP_CERTAIN = envint("ARTSEARCH_VERIFY_TOP_CERTAIN", "15")
 # ORB keypoints stored per collection image. 2000 (not 1000): a 15 % detail upscaled 2.6x was
 # verified for 93 of 100 WGA images with 2000 against 81 with 1000 (both exhaustive).
 ARTSEARCH_ORB_FEATURES = envint("ARTSEARCH_ORB_FEATURES", "2000")
