@@ -203,8 +203,11 @@ def test_detail_crop_is_a_detail(images: dict[str, np.ndarray], stored: dict[str
 
 
 def test_whole_query_of_a_detail_candidate_is_a_detail(images: dict[str, np.ndarray]) -> None:
-    """Reverse direction: the query shows the whole, the candidate is a small detail of it."""
-    part = perturbed(images[PAINTING], "detail", "25%")
+    """Reverse direction: the query shows the whole, the candidate is a small detail of it.
+
+    15 %, not 25 %: a 25 % part sits on whole_coverage itself (0.25, kept below the 40 % of a copy
+    pasted into a bigger picture, which is a duplicate), so which side of it a fit lands on was luck."""
+    part = perturbed(images[PAINTING], "detail", "15%")
     query = QueryMatcher.from_image(images[PAINTING])
     cand = orb_keypoints(part)
     result = query.match(cand)
