@@ -398,6 +398,14 @@ def _plausible(h: np.ndarray, src_size: tuple[int, int], dst_size: tuple[int, in
     return (1 / _MAX_AREA_SCALE <= scale <= _MAX_AREA_SCALE) and (1 / _MAX_AREA_SCALE <= rel_dst <= _MAX_AREA_SCALE)
 
 
+def _flip_x(points: np.ndarray, width: int) -> np.ndarray:
+    """Points mirrored left-right in a frame `width` wide (its own inverse). cv2.flip maps pixel
+    column x to width - 1 - x (pixel-centre coordinates)."""
+    out = np.array(points, dtype=np.float32, copy=True)
+    out[:, 0] = (width - 1) - out[:, 0]
+    return out
+
+
 def _fit_homography(q_pts: np.ndarray, c_pts: np.ndarray, *, mirrored: bool, query_width: int
                     ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Robust homography query frame -> candidate frame, and its inlier mask.
@@ -412,10 +420,8 @@ def _fit_homography(q_pts: np.ndarray, c_pts: np.ndarray, *, mirrored: bool, que
     """
     if not mirrored:
         return cv2.findHomography(q_pts, c_pts, cv2.USAC_DEFAULT, RANSAC_REPROJ_PX)
-    flip = np.array([[-1.0, 0.0, query_width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # its own inverse
-    flipped = q_pts.copy()
-    flipped[:, 0] = (query_width - 1) - flipped[:, 0]
-    h, mask = cv2.findHomography(flipped, c_pts, cv2.USAC_DEFAULT, RANSAC_REPROJ_PX)
+    h, mask = cv2.findHomography(_flip_x(q_pts, query_width), c_pts, cv2.USAC_DEFAULT, RANSAC_REPROJ_PX)
+    flip = np.array([[-1.0, 0.0, query_width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # _flip_x as a matrix
     return (None if h is None else h @ flip), mask
 
 
@@ -430,9 +436,8 @@ def _verify(
     """Robust homography (USAC) over ratio-test matches (query idx, candidate idx)."""
     q_size, c_size = (query.width, query.height), (candidate.width, candidate.height)
     good = len(pairs_idx)
-    # RANSAC is the expensive part for unrelated pairs (it runs to its
-    # iteration cap); with fewer matches than the caller needs it cannot reach
-    # the threshold, so it is not run (inliers reported as 0).
+    # With fewer matches than the caller needs the fit cannot reach the
+    # threshold, so it is not run (inliers reported as 0).
     if good < max(MIN_HOMOGRAPHY_MATCHES, min_inliers):
         return MatchResult(good, 0, mirrored, query_size=q_size, candidate_size=c_size)
     q_pts = query.points[pairs_idx[:, 0]]
@@ -494,10 +499,7 @@ class _Side:
 
 def _mirror(kps: Keypoints) -> Keypoints:
     """Map keypoints found on a horizontally flipped frame back to the original frame."""
-    points = kps.points.copy()
-    # cv2.flip maps pixel column x to width - 1 - x (pixel-centre coordinates).
-    points[:, 0] = (kps.width - 1) - points[:, 0]
-    return Keypoints(points, kps.descriptors, kps.width, kps.height)
+    return Keypoints(_flip_x(kps.points, kps.width), kps.descriptors, kps.width, kps.height)
 
 
 class QueryMatcher:

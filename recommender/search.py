@@ -236,6 +236,12 @@ def _rank_key(c: Candidate) -> tuple[int, int, float]:
     return _VERDICT_RANK[c.verdict], -c.inliers if c.verdict in _FOUND else 0, -c.cosine
 
 
+def _replace(verified: list[Candidate], newer: list[Candidate]) -> list[Candidate]:
+    """`verified` with the images decided again in `newer` taking their new decision, ranked."""
+    again = {c.image.pk for c in newer}
+    return sorted([c for c in verified if c.image.pk not in again] + newer, key=_rank_key)
+
+
 def rotated_candidates(vectors: Sequence[Sequence[float]], *, model_version: str, k: int,
                        skip: set[int], exclude_image_id: int | None = None) -> list[tuple[ArtworkImage, float]]:
     """The k best images for the query turned by 90/180/270 degrees (global and regional
@@ -298,9 +304,7 @@ def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_i
                                   k=settings.ARTSEARCH_VERIFY_TOP,
                                   skip={c.image.pk for c in verified if c.match is not None},
                                   exclude_image_id=exclude_image_id)
-        retried = {img.pk for img, _ in more}
-        verified = sorted([c for c in verified if c.image.pk not in retried] + verify(matcher, more, rules),
-                          key=_rank_key)
+        verified = _replace(verified, verify(matcher, more, rules))
         timings["rotations"] = time.perf_counter() - t
     if settings.ARTSEARCH_DENSE_ORB_FEATURES and not any(c.verdict in _FOUND for c in verified):
         # Still nothing: match the whole shortlist again with a denser query (more keypoints,
@@ -311,11 +315,8 @@ def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_i
         t = time.perf_counter()
         dense = QueryMatcher.from_image(rgb, n_features=settings.ARTSEARCH_DENSE_ORB_FEATURES,
                                         conclusive_inliers=rules.N)
-        again = {img.pk for img, _ in items}
-        verified = sorted([c for c in verified if c.image.pk not in again]
-                          + verify(dense, items, rules, top=len(items),
-                                   exhaustive=2 * settings.ARTSEARCH_VERIFY_EXHAUSTIVE),
-                          key=_rank_key)
+        verified = _replace(verified, verify(dense, items, rules, top=len(items),
+                                             exhaustive=2 * settings.ARTSEARCH_VERIFY_EXHAUSTIVE))
         timings["dense"] = time.perf_counter() - t
     candidates = collapse_groups(verified)
     timings["total"] = time.perf_counter() - t0
