@@ -1,0 +1,70 @@
+"""The image query's SQL and verification bounds on the real PostgreSQL + pgvector (no worker:
+rows are written directly with vectors and stored ORB keypoints)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from ml.images import decode_image_file
+from ml.keypoints import QueryMatcher, orb_keypoints
+from recommender import search
+from recommender.models import Artwork, ArtworkImage
+
+pytestmark = pytest.mark.django_db
+
+MODEL = "test-model"
+
+
+def _image(i: int, vector: np.ndarray, keypoints: bytes | None = None, n_keypoints: int = 0) -> ArtworkImage:
+    art = Artwork.objects.create(title=f"work {i}", source=Artwork.Source.IMPORT)
+    return ArtworkImage.objects.create(
+        artwork=art, file=f"images/{i}.jpg", source_name=f"{i}.jpg", sha256=f"{i:064x}", width=300, height=200,
+        status=ArtworkImage.Status.INDEXED, model_version=MODEL, embedding=vector.tolist(),
+        keypoints=keypoints, n_keypoints=n_keypoints)
+
+
+def _settings() -> tuple[str, str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_setting('enable_seqscan'), current_setting('hnsw.ef_search', true)")
+        return cur.fetchone()
+
+
+def test_shortlist_statements_put_the_session_settings_back() -> None:
+    """The shortlist forces the HNSW indexes (enable_seqscan off) and sets hnsw.ef_search for its
+    own statements; the connection serves the rest of the request, so both come back."""
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(60, 512)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [_image(i, v).pk for i, v in enumerate(vectors)]
+    with connection.cursor() as cur:
+        cur.execute("SET hnsw.ef_search = 40")
+    before = _settings()
+    items = search.shortlist(vectors[0], model_version=MODEL, k=50, regions=[vectors[1]])
+    assert len(items) == 50
+    assert items[0][0].pk == ids[0] and items[0][1] == pytest.approx(1.0, abs=1e-4)
+    assert _settings() == before == ("on", "40")
+
+
+def test_verification_stops_at_the_certain_top_once_a_copy_is_certain(demo_images: list[Path]) -> None:
+    """Once one candidate is a certain copy, candidates below ARTSEARCH_VERIFY_TOP_CERTAIN (and under
+    T) are not matched; until then every one of the verified top is."""
+    same, other = decode_image_file(demo_images[3]), decode_image_file(demo_images[120])
+    kps = {name: orb_keypoints(rgb, n_features=2000) for name, rgb in (("same", same), ("other", other))}
+    unit = np.zeros(512, np.float32)
+    unit[0] = 1.0
+    # Ranks 0-5 another picture, then twelve identical copies of the query's; all under T.
+    rows = [_image(i, unit, kps[name].to_bytes(), len(kps[name]))
+            for i, name in enumerate(["other"] * 6 + ["same"] * 12)]
+    items = [(img, 0.8) for img in rows]
+    matcher = QueryMatcher.from_image(same, conclusive_inliers=20)
+    with override_settings(ARTSEARCH_VERIFY_TOP=30, ARTSEARCH_VERIFY_TOP_CERTAIN=5):
+        out = search.verify(matcher, items, search.thresholds())
+    matched = {c.image.pk: c.match is not None for c in out}
+    # Not certain before rank 6, so ranks 0-6 are matched (6 is the first copy); none after.
+    assert [matched[img.pk] for img in rows] == [True] * 7 + [False] * 11
+    assert next(c for c in out if c.image.pk == rows[6].pk).verdict == "duplicate"
