@@ -195,7 +195,11 @@ ARTSEARCH_VERIFY_TOP_CERTAIN = envint("ARTSEARCH_VERIFY_TOP_CERTAIN", "15")
 # ORB keypoints stored per collection image. 2000 (not 1000): a 15 % detail upscaled 2.6x was
 # verified for 93 of 100 WGA images with 2000 against 81 with 1000 (both exhaustive).
 ARTSEARCH_ORB_FEATURES = envint("ARTSEARCH_ORB_FEATURES", "2000")
-# A query that found no duplicate/detail is retried turned by 90/180/270 degrees.
+# A query that found no duplicate/detail is first matched (early-stop gates, 1000 keypoints) against
+# this deeper shortlist: its verification stopped at ARTSEARCH_VERIFY_TOP, and a 15 % detail's
+# original can rank far lower by CNN similarity (78th and 143rd on the WGA evaluation); 0: off.
+ARTSEARCH_DEEP_SHORTLIST = envint("ARTSEARCH_DEEP_SHORTLIST", "200")
+# Then it is retried turned by 90/180/270 degrees.
 ARTSEARCH_ROTATION_FALLBACK = envbool("ARTSEARCH_ROTATION_FALLBACK", "1")
 # ...and if it still found nothing, its whole shortlist is matched again with this many query
 # keypoints (0: off); see search.image_query.

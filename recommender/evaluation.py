@@ -160,7 +160,7 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
     summary["evidence"] = evidence
     report = format_report(summary)
     if stages:
-        names = ["decode", "embed", "shortlist", "verify", "rotations", "dense"]
+        names = ["decode", "embed", "shortlist", "verify", "deep", "rotations", "dense"]
         medians = {n: statistics.median([st[n] for st in stages if n in st]) for n in names
                    if any(n in st for st in stages)}
         retried = sum("rotations" in st for st in stages)

@@ -24,6 +24,7 @@ from ml.images import decode_image
 from ml.keypoints import Keypoints, MatchResult, QueryMatcher
 from ml.rules import Decision, Thresholds, Verdict, overall_verdict
 from recommender.models import Artwork, ArtworkImage
+from recommender.pgsettings import planner_settings
 from recommender.selectors import duplicate_groups
 
 # (image bytes, rotations) -> vectors; see recommender.pipeline.query_embedding
@@ -108,18 +109,9 @@ def hnsw_scans(ef_search: int) -> Iterator[None]:
     On a small collection the planner prefers a sequential scan, which reads every stored vector
     out of line (TOAST): 4 ms per search over 815 images here, against 0.3 ms through the index,
     and the shortlist makes 42 of them (99 → 26 ms). HNSW returns at most ef_search rows, so a
-    top-100 needs ef_search >= 100. The previous values come back afterwards: the connection is
-    shared with everything else the request does."""
-    with connection.cursor() as cur:
-        cur.execute("SELECT current_setting('enable_seqscan'), coalesce(current_setting('hnsw.ef_search', true), '40')")
-        seqscan, ef = cur.fetchone()
-        cur.execute("SELECT set_config('enable_seqscan', 'off', false), set_config('hnsw.ef_search', %s, false)",
-                    [str(ef_search)])
-        try:
-            yield
-        finally:
-            cur.execute("SELECT set_config('enable_seqscan', %s, false), set_config('hnsw.ef_search', %s, false)",
-                        [seqscan, ef])
+    top-100 needs ef_search >= 100. The previous values come back afterwards."""
+    with planner_settings(enable_seqscan="off", hnsw__ef_search=str(ef_search)):
+        yield
 
 
 def _regional_best(vectors: Sequence[Sequence[float]], *, depth: int = REGION_DEPTH) -> dict[int, float]:
@@ -292,6 +284,20 @@ def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_i
     matcher = QueryMatcher.from_image(rgb, conclusive_inliers=rules.N)
     verified = verify(matcher, items, rules)
     timings["verify"] = time.perf_counter() - t
+    if len(items) < settings.ARTSEARCH_DEEP_SHORTLIST and not any(c.verdict in _FOUND for c in verified):
+        # Nothing found among the verified top: match the rest of a deeper shortlist with the
+        # same query keypoints and early-stop gates (~1 ms per unrelated candidate). ORB is
+        # rotation invariant, so a sideways copy whose original is listed is found here too,
+        # before the rotation retry's three forward passes. The sparse query matters: for a
+        # small upscaled detail, 3000 query keypoints crowd the ratio test (near-identical
+        # fine-scale descriptors) and the gates stop at 7 matches where 1000 give 161.
+        t = time.perf_counter()
+        items = shortlist(emb["vector"], model_version=emb["model_version"], k=settings.ARTSEARCH_DEEP_SHORTLIST,
+                          exclude_image_id=exclude_image_id, regions=emb.get("regions") or ())
+        matched = {c.image.pk for c in verified if c.match is not None}
+        rest = [item for item in items if item[0].pk not in matched]
+        verified = _replace(verified, verify(matcher, rest, rules, top=len(rest), exhaustive=0))
+        timings["deep"] = time.perf_counter() - t
     if settings.ARTSEARCH_ROTATION_FALLBACK and not any(c.verdict in _FOUND for c in verified):
         # Nothing found: the query may be a sideways copy, whose CNN vector is far from its
         # original's (ORB itself is rotation invariant). Only queries that found nothing pay
@@ -307,8 +313,8 @@ def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_i
         verified = _replace(verified, verify(matcher, more, rules))
         timings["rotations"] = time.perf_counter() - t
     if settings.ARTSEARCH_DENSE_ORB_FEATURES and not any(c.verdict in _FOUND for c in verified):
-        # Still nothing: match the whole shortlist again with a denser query (more keypoints,
-        # the best 2 x ARTSEARCH_VERIFY_EXHAUSTIVE without early stops). A copy pasted into a
+        # Still nothing: match the whole (deep) shortlist again with a denser query (more
+        # keypoints, the best 2 x ARTSEARCH_VERIFY_EXHAUSTIVE without early stops). A copy pasted into a
         # bigger picture or under heavy text loses most of the query's 1000 keypoints to the
         # rest of the picture; on the WGA evaluation this pass found 4 of 5 such 40 % pastes,
         # 5 of 5 heavy-text copies and 6 more small details. Only queries that found nothing pay.

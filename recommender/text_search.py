@@ -19,6 +19,7 @@ from pgvector import Vector
 
 from ml.names import query_name_tokens
 from recommender.models import Artwork
+from recommender.pgsettings import planner_settings
 
 Embedder = Callable[[str], Sequence[float]]
 MAX_QUERY_CHARS = 10_000
@@ -99,8 +100,7 @@ def dense_ranks(vec: Sequence[float], filters: dict[str, str], depth: int = LIST
         GROUP BY c.artwork_id ORDER BY d LIMIT %(depth)s"""
     # Filters shrink the HNSW candidate set: look deeper so a filtered list is not empty.
     inner = depth * (8 if where else 3)
-    with connection.cursor() as cur:
-        cur.execute("SELECT set_config('hnsw.ef_search', %s, false)", [str(max(40, min(1000, inner)))])
+    with planner_settings(hnsw__ef_search=str(max(40, min(1000, inner)))), connection.cursor() as cur:
         cur.execute(sql, {"vec": Vector(vec).to_text(), "inner": inner, "depth": depth, **params})
         return [r[0] for r in cur.fetchall()]
 

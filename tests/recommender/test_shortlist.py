@@ -12,6 +12,8 @@ from django.test import override_settings
 
 from ml.images import decode_image_file
 from ml.keypoints import QueryMatcher, orb_keypoints
+from ml.perturb import detail
+from ml.visualize import png_bytes
 from recommender import search
 from recommender.models import Artwork, ArtworkImage
 
@@ -68,3 +70,42 @@ def test_verification_stops_at_the_certain_top_once_a_copy_is_certain(demo_image
     # Not certain before rank 6, so ranks 0-6 are matched (6 is the first copy); none after.
     assert [matched[img.pk] for img in rows] == [True] * 7 + [False] * 11
     assert next(c for c in out if c.image.pk == rows[6].pk).verdict == "duplicate"
+
+
+def test_a_detail_whose_original_ranks_below_the_verified_top_is_found_by_the_deep_shortlist(
+        demo_images: list[Path]) -> None:
+    """The first pass matches only the best ARTSEARCH_VERIFY_TOP; when it finds nothing, the rest of
+    a deeper shortlist is matched before the rotation retry. A 25 % detail whose original ranks
+    40th by CNN similarity (as 15 % details did at 78th and 143rd on the WGA evaluation)."""
+    original, other = decode_image_file(demo_images[3]), decode_image_file(demo_images[120])
+    kps = {name: orb_keypoints(rgb, n_features=2000) for name, rgb in (("original", original), ("other", other))}
+    basis = np.eye(512, dtype=np.float32)
+    near = 0.8 * basis[0] + 0.6 * basis[1]  # cosine 0.8 to the query: under T, ranked first
+    far = 0.5 * basis[0] + np.sqrt(0.75) * basis[2]  # cosine 0.5: ranked 40th
+    rows = [_image(i, near, kps["other"].to_bytes(), len(kps["other"])) for i in range(40)]
+    target = _image(40, far, kps["original"].to_bytes(), len(kps["original"]))
+    query = png_bytes(detail(0.25)(original, np.random.default_rng(1), other))
+
+    def embed(data: bytes, rotations: bool = False) -> dict[str, object]:
+        # The CNN's part is fixed here, so that the ranking is the one described above.
+        return {"vector": basis[0].tolist(), "model_version": MODEL}
+
+    with override_settings(ARTSEARCH_SHORTLIST=35, ARTSEARCH_VERIFY_TOP=30, ARTSEARCH_ROTATION_FALLBACK=False,
+                           ARTSEARCH_DENSE_ORB_FEATURES=0):
+        with override_settings(ARTSEARCH_DEEP_SHORTLIST=0):
+            res = search.image_query(data=query, embed=embed)
+        assert res.verdict == "similar" and "deep" not in res.timings  # the original was never matched
+        res = search.image_query(data=query, embed=embed)
+    assert res.verdict == "detail" and "deep" in res.timings
+    assert res.candidates[0].image.pk == target.pk and len(rows) == 40
+
+
+def test_the_caption_search_puts_hnsw_ef_search_back() -> None:
+    """text_search.dense_ranks raises hnsw.ef_search for its statement only (it used to leave it
+    set on the shared connection)."""
+    from recommender import text_search
+
+    with connection.cursor() as cur:
+        cur.execute("SET hnsw.ef_search = 40")
+    assert text_search.dense_ranks([1.0] + [0.0] * 383, {"form": "painting"}, depth=50) == []
+    assert _settings() == ("on", "40")
