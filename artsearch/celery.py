@@ -2,11 +2,22 @@
 interactive image queries; its own worker so bulk indexing never starves it), `default`."""
 
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "artsearch.settings")
 
 app = Celery("artsearch")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_ready.connect
+def _warm_query_worker(sender: Any, **kwargs: Any) -> None:
+    """A worker that consumes the `query` queue sends itself a warm-up as it comes up, so that
+    VGG16 and the sentence encoder are loaded before the first visitor's query (with several
+    query workers, each sends one and any of them may take it)."""
+    if "query" in sender.app.amqp.queues.consume_from:
+        sender.app.send_task("recommender.tasks.warm_up", queue="query")

@@ -144,6 +144,7 @@ CELERY_TASK_ROUTES = {
     "recommender.tasks.process_upload": {"queue": "gpu"},
     "recommender.tasks.embed_query": {"queue": "query"},
     "recommender.tasks.embed_text": {"queue": "query"},
+    "recommender.tasks.warm_up": {"queue": "query"},
     "recommender.tasks.embed_captions": {"queue": "gpu"},
     "recommender.tasks.refresh_captions": {"queue": "default"},
 }

@@ -4,10 +4,13 @@ inside the pipeline, so `celery inspect` and the beat-less default queue stay li
 from __future__ import annotations
 
 import base64
+import io
 import logging
+import time
 from typing import Any
 
 from celery import Task, shared_task
+from PIL import Image
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,22 @@ def process_upload(self: Any, upload_id: int) -> str:
     from recommender.pipeline import upload_process
 
     return upload_process(upload_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def warm_up() -> dict[str, Any]:
+    """Load the query worker's models before the first visitor needs them (sent by the worker
+    itself when it comes up: artsearch.celery). Cold, the first image query waited 5-9 s in
+    `embed` for VGG16 to load beside the caption embeddings of a fresh start."""
+    from recommender.captioning import get_encoder
+    from recommender.pipeline import query_embedding
+
+    t = time.perf_counter()
+    blank = io.BytesIO()
+    Image.new("RGB", (64, 48), (128, 96, 64)).save(blank, "PNG")
+    version = query_embedding(blank.getvalue())["model_version"]  # also runs oneDNN's first-call setup
+    get_encoder().encode(["warm-up"])
+    return {"model_version": version, "seconds": round(time.perf_counter() - t, 2)}
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

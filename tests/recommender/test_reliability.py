@@ -68,3 +68,15 @@ def test_uploads_made_while_no_worker_runs_are_processed_when_one_starts(
         time.sleep(0.5)
     assert ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED).count() == 2
     assert all(u.image.duplicates_checked_at <= timezone.now() for u in Upload.objects.select_related("image"))
+
+
+def test_a_query_worker_loads_its_models_as_it_comes_up(worker) -> None:
+    """The worker that serves `query` sends itself a warm-up as it starts (artsearch.celery), so the
+    first visitor's query does not wait for VGG16 and the sentence encoder to load."""
+    import re
+
+    deadline = time.monotonic() + 180
+    while not re.search(r"recommender\.tasks\.warm_up\[[^\]]+\] succeeded", worker.log.read_text()):
+        assert time.monotonic() < deadline, worker.log.read_text()[-3000:]
+        time.sleep(1)
+    assert "'model_version': 'vgg16-oxford-caffe" in worker.log.read_text()
