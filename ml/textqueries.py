@@ -1,10 +1,16 @@
-"""Build text→artwork evaluation queries from SemArt descriptions (WGA commentary).
+"""Build text→artwork evaluation queries from WGA commentary.
 
-Each query is a SemArt DESCRIPTION and its single relevant answer is the WGA catalogue URL of
-the described artwork. Artworks whose own WGA commentary is indexed by the app are excluded,
-because their description would then be found verbatim (a leak, not retrieval).
+Two sets:
+
+* ``semart``: each query is a SemArt DESCRIPTION and its single relevant answer is the WGA
+  catalogue URL of the described artwork. Artworks whose own WGA commentary is indexed by the app
+  are excluded, because their description would then be found verbatim (a leak, not retrieval).
+* ``wga-commentary``: each query is the scraped WGA commentary of an artwork that has an *image*
+  (wga_art_or_trash manifest), so that modes which rank images (the joint image/text space) can be
+  measured. The database it is evaluated on must not index these commentaries as captions.
 
 CLI: ``python -m ml.textqueries --data-dir ../shared/data --out demo/text_queries_semart.jsonl``
+or ``python -m ml.textqueries --set wga-commentary --out demo/text_queries_wga_commentary.jsonl``
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from pathlib import Path
 from ml.text import clean_commentary
 
 __all__ = [
+    "build_commentary_queries",
     "build_semart_queries",
+    "commentary_by_url",
     "indexed_commentary_urls",
     "read_queries",
     "write_queries",
@@ -30,17 +38,49 @@ __all__ = [
 csv.field_size_limit(1 << 24)
 
 
-def indexed_commentary_urls(metadata_json: str | Path) -> set[str]:
-    """URLs of artworks with a non-empty commentary in wga_scraped_descriptions/metadata.json."""
+def commentary_by_url(metadata_json: str | Path) -> dict[str, str]:
+    """Catalogue URL -> cleaned, non-empty commentary from wga_scraped_descriptions/metadata.json
+    (the first non-empty text when a URL occurs twice)."""
     with open(metadata_json, encoding="utf-8") as fh:
         data = json.load(fh)
     items = data.values() if isinstance(data, dict) else data
-    urls: set[str] = set()
+    out: dict[str, str] = {}
     for item in items:
         url = str(item.get("url") or "").strip().strip('"')
-        if url and clean_commentary(item.get("description") or ""):
-            urls.add(url)
-    return urls
+        text = clean_commentary(item.get("description") or "")
+        if url and text:
+            out.setdefault(url, text)
+    return out
+
+
+def indexed_commentary_urls(metadata_json: str | Path) -> set[str]:
+    """URLs of artworks with a non-empty commentary in wga_scraped_descriptions/metadata.json."""
+    return set(commentary_by_url(metadata_json))
+
+
+def build_commentary_queries(manifest_csv: str | Path, metadata_json: str | Path) -> list[dict]:
+    """Return ``{"id", "query", "relevant": [urls]}`` for the manifest's images that have commentary.
+
+    The manifest is wga_art_or_trash/manifest.csv (columns ``file`` and ``wga_url``). WGA gives a
+    work and its details the same commentary, so one text can describe several of these images: it
+    becomes one query with all of them relevant (two identical queries each expecting a different
+    first hit would cap Pr@1 by construction). Queries are in manifest order; ``id`` is the
+    manifest file of the first relevant image.
+    """
+    # One more scrape artefact than clean_commentary handles (that one also feeds the index, so it
+    # stays as it is): a quote glued to a possessive, "Andrea\"'s teacher".
+    texts = {url: text.replace("\"'", "'") for url, text in commentary_by_url(metadata_json).items()}
+    by_text: dict[str, dict] = {}
+    with open(manifest_csv, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            url = (row.get("wga_url") or "").strip()
+            text = texts.get(url)
+            if not text:
+                continue
+            query = by_text.setdefault(text, {"id": (row.get("file") or url).strip(), "query": text, "relevant": []})
+            if url not in query["relevant"]:
+                query["relevant"].append(url)
+    return list(by_text.values())
 
 
 def _read_mapping(mapping_csv: str | Path, split: str) -> dict[str, str]:
@@ -111,18 +151,29 @@ def read_queries(path: str | Path) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point: write the SemArt query file."""
+    """CLI entry point: write the SemArt (default) or WGA-commentary query file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default="../shared/data", help="folder with wga_texts/")
-    parser.add_argument("--out", default="demo/text_queries_semart.jsonl")
+    parser.add_argument("--data-dir", default="../shared/data", help="folder with wga_texts/ (and wga_art_or_trash/)")
+    parser.add_argument("--set", dest="which", default="semart", choices=["semart", "wga-commentary"])
+    parser.add_argument("--out", default=None,
+                        help="default demo/text_queries_semart.jsonl or demo/text_queries_wga_commentary.jsonl")
     parser.add_argument("--split", default="test", choices=["test", "val"])
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     texts = Path(args.data_dir) / "wga_texts"
+    metadata = texts / "wga_scraped_descriptions" / "metadata.json"
+    if args.which == "wga-commentary":
+        out = args.out or "demo/text_queries_wga_commentary.jsonl"
+        queries = build_commentary_queries(Path(args.data_dir) / "wga_art_or_trash" / "manifest.csv", metadata)
+        n = write_queries(queries, out)
+        images = sum(len(q["relevant"]) for q in queries)
+        print(f"wrote {n} queries ({images} relevant images) to {out}")
+        return 0
+    args.out = args.out or "demo/text_queries_semart.jsonl"
     semart = texts / "semart"
-    exclude = indexed_commentary_urls(texts / "wga_scraped_descriptions" / "metadata.json")
+    exclude = indexed_commentary_urls(metadata)
     queries = build_semart_queries(
         semart,
         semart / "semart_to_wga_url.csv",

@@ -11,6 +11,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from recommender.models import Caption
+
 JOINT_FILE = "joint.pt"
 
 
@@ -21,7 +23,19 @@ def _projection(path: str, mtime: float) -> object:
     return JointProjection.load(path)
 
 
-def joint_ranks_or_none(depth: int = 100) -> Callable[[Sequence[float]], list[int]] | None:
+# Caption sources written by people; `machine` captions (predicted labels, generated title) are not.
+HUMAN_SOURCES = tuple(s for s in Caption.Source.values if s != Caption.Source.MACHINE)
+
+
+def joint_ranks_or_none(depth: int = 100, *, uncaptioned_only: bool = False
+                        ) -> Callable[[Sequence[float]], list[int]] | None:
+    """A callable ranking images by the joint-space similarity of a sentence vector, or None
+    without a trained projection.
+
+    `uncaptioned_only` keeps the images whose artwork has no human-written caption: the joint list's
+    purpose in the fused query. Artworks with text are already reached by the caption and lexical
+    lists, and on the held-out WGA-commentary queries the joint list ranked them at chance, so
+    fusing it over them only displaced good hits (README, text search evaluation)."""
     path = Path(settings.MODEL_DIR) / JOINT_FILE
     if not path.exists():
         return None
@@ -32,14 +46,25 @@ def joint_ranks_or_none(depth: int = 100) -> Callable[[Sequence[float]], list[in
 
         q = proj.project_text(np.asarray([text_vec], dtype=np.float32))[0]  # type: ignore[attr-defined]
         lit = "[" + ",".join(f"{float(x):.6g}" for x in q) + "]"
+        if uncaptioned_only:
+            # Exact scan over the (few) images without human text: HNSW with this filter applied after
+            # the index scan would return only the uncaptioned ones among its ef_search candidates.
+            sql = """WITH cand AS MATERIALIZED (
+                         SELECT i.artwork_id, i.joint_embedding FROM recommender_artworkimage i
+                         JOIN recommender_artwork a ON a.id = i.artwork_id
+                         WHERE i.joint_embedding IS NOT NULL AND a.duplicate_of_id IS NULL
+                               AND NOT EXISTS (SELECT 1 FROM recommender_caption c
+                                               WHERE c.artwork_id = i.artwork_id AND c.source = ANY(%s)))
+                     SELECT artwork_id FROM cand ORDER BY joint_embedding <=> %s::vector LIMIT %s"""
+            params: list[object] = [list(HUMAN_SOURCES), lit, depth]
+        else:
+            sql = """SELECT i.artwork_id FROM recommender_artworkimage i
+                     JOIN recommender_artwork a ON a.id = i.artwork_id
+                     WHERE i.joint_embedding IS NOT NULL AND a.duplicate_of_id IS NULL
+                     ORDER BY i.joint_embedding <=> %s::vector LIMIT %s"""
+            params = [lit, depth]
         with connection.cursor() as cur:
-            cur.execute(
-                """SELECT i.artwork_id FROM recommender_artworkimage i
-                   JOIN recommender_artwork a ON a.id = i.artwork_id
-                   WHERE i.joint_embedding IS NOT NULL AND a.duplicate_of_id IS NULL
-                   ORDER BY i.joint_embedding <=> %s::vector LIMIT %s""",
-                [lit, depth],
-            )
+            cur.execute(sql, params)
             seen: dict[int, None] = {}
             for (art,) in cur.fetchall():
                 seen.setdefault(art, None)

@@ -13,13 +13,15 @@ from recommender import text_search
 from recommender.metrics import percentile
 from recommender.models import Artwork
 
-MODES = ("fused", "dense", "bm25", "names", "fulltext", "lexical", "joint", "fused+joint")
+MODES = ("fused", "dense", "bm25", "names", "fulltext", "lexical", "joint", "fused+joint", "fused+joint-all")
 
 
 def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused") -> str:
     """Run the queries through one mode: `fused` (the product), one list alone (`dense`, `bm25`,
     `names`, `fulltext` = the short-query `websearch_to_tsquery` list), `lexical` (the fused query
-    without the sentence encoder, as when no worker answers), `joint` / `fused+joint`."""
+    without the sentence encoder, as when no worker answers), `joint` (the joint image/text space
+    alone, over every projected image), `fused+joint` (the joint list fused for images without
+    human-written text only, its purpose) and `fused+joint-all` (fused over every image)."""
     from recommender.captioning import get_encoder, query_embedding
     from recommender.joint_search import joint_ranks_or_none
 
@@ -31,7 +33,8 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused") 
     def embed(q: str) -> Sequence[float]:
         return query_embedding(q, encoder=enc)
 
-    joint: Callable[[Sequence[float]], list[int]] | None = joint_ranks_or_none() if "joint" in mode else None
+    joint: Callable[[Sequence[float]], list[int]] | None = (
+        joint_ranks_or_none(uncaptioned_only=mode == "fused+joint") if "joint" in mode else None)
     if "joint" in mode and joint is None:
         return "no joint projection trained: run `manage.py train_joint` first"
     url_of = dict(Artwork.objects.exclude(url=None).values_list("url", "id"))

@@ -7,10 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from ml.textqueries import build_semart_queries, indexed_commentary_urls, main, read_queries, write_queries
+from ml.textqueries import (
+    build_commentary_queries,
+    build_semart_queries,
+    indexed_commentary_urls,
+    main,
+    read_queries,
+    write_queries,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = REPO_ROOT / "demo" / "text_queries_semart.jsonl"
+SHIPPED_WGA = REPO_ROOT / "demo" / "text_queries_wga_commentary.jsonl"
 URL = "https://www.wga.hu/html/{}.html"
 
 
@@ -112,3 +120,62 @@ SHARED_META = REPO_ROOT.parent / "shared" / "data" / "wga_texts" / "wga_scraped_
 def test_shipped_file_excludes_indexed_commentary() -> None:
     urls = {q["relevant"][0] for q in read_queries(SHIPPED)}
     assert not urls & indexed_commentary_urls(SHARED_META)
+
+
+def _write_commentary_fixture(root: Path) -> tuple[Path, Path]:
+    """A manifest of five images and scraped commentary: one without text, a work and its detail
+    sharing one text, one text with scrape artefacts, one commentary for an artwork with no image."""
+    manifest = root / "manifest.csv"
+    manifest.write_text(
+        "file,artist,title,wga_url\n"
+        + "".join(f"images/{c}.jpg,A,T,{URL.format(c)}\n" for c in "abcde"),
+        encoding="utf-8",
+    )
+    meta = root / "metadata.json"
+    meta.write_text(json.dumps({
+        "a": {"url": URL.format("a"), "description": "\n\n\r\n\"The altarpiece.The panel is lost.\"\r\n"},
+        "b": {"url": URL.format("b"), "description": "\n\n\n"},
+        "c": {"url": URL.format("c"), "description": "Shared text of a work and its detail."},
+        "d": {"url": URL.format("d"), "description": "Shared text of a work and its detail."},
+        "e": {"url": URL.format("e"), "description": "It shows Andrea\"'s teacher."},
+        "z": {"url": URL.format("z"), "description": "No image for this one."},
+    }), encoding="utf-8")
+    return manifest, meta
+
+
+def test_commentary_queries(tmp_path: Path) -> None:
+    manifest, meta = _write_commentary_fixture(tmp_path)
+    queries = build_commentary_queries(manifest, meta)
+    assert queries == [
+        {"id": "images/a.jpg", "query": "The altarpiece. The panel is lost.", "relevant": [URL.format("a")]},
+        {"id": "images/c.jpg", "query": "Shared text of a work and its detail.",
+         "relevant": [URL.format("c"), URL.format("d")]},
+        {"id": "images/e.jpg", "query": "It shows Andrea's teacher.", "relevant": [URL.format("e")]},
+    ]
+    data = tmp_path / "data"
+    (data / "wga_texts" / "wga_scraped_descriptions").mkdir(parents=True)
+    (data / "wga_art_or_trash").mkdir()
+    meta.rename(data / "wga_texts" / "wga_scraped_descriptions" / "metadata.json")
+    manifest.rename(data / "wga_art_or_trash" / "manifest.csv")
+    out = tmp_path / "wga.jsonl"
+    assert main(["--set", "wga-commentary", "--data-dir", str(data), "--out", str(out)]) == 0
+    assert read_queries(out) == queries
+
+
+SHARED_MANIFEST = REPO_ROOT.parent / "shared" / "data" / "wga_art_or_trash" / "manifest.csv"
+
+
+@pytest.mark.skipif(not SHIPPED_WGA.exists(), reason="shipped query file not generated")
+def test_shipped_commentary_file_is_well_formed() -> None:
+    queries = read_queries(SHIPPED_WGA)
+    assert 250 <= len(queries) <= 280
+    for q in queries:
+        assert q["query"].strip() and "\n" not in q["query"] and not q["query"].startswith('"')
+        assert q["relevant"] and all(u.startswith("https://www.wga.hu/html/") for u in q["relevant"])
+    assert len({q["query"] for q in queries}) == len(queries)
+
+
+@pytest.mark.skipif(not (SHIPPED_WGA.exists() and SHARED_META.exists() and SHARED_MANIFEST.exists()),
+                    reason="needs ../shared/data and the shipped file")
+def test_shipped_commentary_file_is_reproducible() -> None:
+    assert read_queries(SHIPPED_WGA) == build_commentary_queries(SHARED_MANIFEST, SHARED_META)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from recommender.captioning import machine_captions_update
@@ -68,3 +68,39 @@ def test_captioner_and_joint_projection_train_and_serve(indexed_with_vectors: li
             out = StringIO()
             call_command("evaluate", "text", "--queries", str(queries), "--mode", mode, stdout=out)
             assert "Pr@1" in out.getvalue() and "MRR" in out.getvalue(), out.getvalue()
+
+
+def test_train_joint_holdout_leaves_query_artworks_out(indexed_with_vectors: list[ArtworkImage],
+                                                       tmp_path: Path) -> None:
+    """`--holdout FILE` drops the pairs of the file's relevant artworks from training (the evaluation
+    must not test on them) but still projects every indexed image, held-out ones included."""
+    held = [im.artwork.url for im in indexed_with_vectors[:7]]
+    queries = tmp_path / "holdout.jsonl"
+    queries.write_text("".join(json.dumps({"query": f"q{i}", "relevant": [u]}) + "\n" for i, u in enumerate(held))
+                       + json.dumps({"query": "not in the catalogue", "relevant": ["https://example.org/x"]}) + "\n")
+    with override_settings(MODEL_DIR=tmp_path):
+        out = StringIO()
+        call_command("train_joint", "--epochs", "2", stdout=out)
+        full = json.loads(out.getvalue().split("\ntrained on")[0])
+        out = StringIO()
+        call_command("train_joint", "--epochs", "2", "--holdout", str(queries), stdout=out)
+        text = out.getvalue()
+        report = json.loads(text.split("\ntrained on")[0])
+        assert report["held_out_images"] == 7
+        assert report["pairs"] == full["pairs"] - 7 == report["n_train"] + report["n_val"]
+        assert f"trained on {report['pairs']} image/caption pairs" in text and "7 images held out" in text
+        assert not ArtworkImage.objects.filter(status="indexed", joint_embedding__isnull=True).exists()
+
+        # In the fused query the joint list serves only images without human-written text.
+        from recommender.joint_search import joint_ranks_or_none
+
+        bare = indexed_with_vectors[3].artwork_id
+        Caption.objects.filter(artwork_id=bare).delete()
+        Caption.objects.create(artwork_id=bare, source=Caption.Source.MACHINE, text="Predicted form painting.")
+        vec = np.asarray(Caption.objects.filter(embedding__isnull=False).first().embedding, dtype=np.float32)
+        every, uncaptioned = joint_ranks_or_none(), joint_ranks_or_none(uncaptioned_only=True)
+        assert every is not None and uncaptioned is not None
+        assert len(every(vec)) > 20
+        assert uncaptioned(vec) == [bare]
+        with pytest.raises(CommandError, match="no such query file"):
+            call_command("train_joint", "--holdout", str(tmp_path / "missing.jsonl"), stdout=StringIO())

@@ -32,7 +32,8 @@ class Command(BaseCommand):
         txt.add_argument("--queries", type=Path, required=True)
         txt.add_argument("--limit", type=int, default=0, help="first N queries only")
         txt.add_argument("--mode", choices=MODES, default="fused",
-                         help="fused (the product), one list alone, lexical (no encoder), joint, fused+joint")
+                         help="fused (the product), one list alone, lexical (no encoder), joint (alone), "
+                              "fused+joint (joint list for images without human text), fused+joint-all")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["what"] == "duplicates":
