@@ -13,6 +13,9 @@ from contextlib import contextmanager
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
+# What an extension setting that was never set in this session means.
+_DEFAULTS = {"hnsw.ef_search": "40"}
+
 
 @contextmanager
 def planner_settings(**values: str) -> Iterator[None]:
@@ -29,9 +32,6 @@ def planner_settings(**values: str) -> Iterator[None]:
             yield
         finally:
             _set(cur, names, list(previous))
-
-
-_DEFAULTS = {"hnsw.ef_search": "40"}
 
 
 def _set(cur: CursorWrapper, names: list[str], values: list[str]) -> None:
