@@ -146,18 +146,23 @@ def _candidates(model_version: str, exclude_image_id: int | None) -> QuerySet[Ar
 
 
 def shortlist(vector: Iterable[float], *, model_version: str, k: int, exclude_image_id: int | None = None,
-              regions: Sequence[Sequence[float]] = ()) -> list[tuple[ArtworkImage, float]]:
+              regions: Sequence[Sequence[float]] = (), regional: dict[int, float] | None = None
+              ) -> list[tuple[ArtworkImage, float]]:
     """Top-k indexed images (same model version, hidden duplicates left out) with their global cosine.
 
     Ranked by the best of the global cosine (HNSW) and, when the query brings regional
     vectors, the best region-to-whole / whole-to-region / region-to-region cosine: a copy
     pasted into a bigger picture, or a detail, is found by its region when its global vector
     is not in the top 100 (on the 815-image WGA evaluation, most misses of paste 40 % and
-    detail 15 % were such). The rules still see the global cosine.
+    detail 15 % were such). The rules still see the global cosine. `regional`: those best
+    cosines already computed for this query (they do not depend on k).
     """
     vector = [float(x) for x in vector]
     qs = _candidates(model_version, exclude_image_id)
-    best = _regional_best([vector, *regions]) if regions else {}
+    if regional is not None:
+        best = regional
+    else:
+        best = _regional_best([vector, *regions]) if regions else {}
     with hnsw_scans(max(40, k)):
         rows = list(qs.annotate(distance=CosineDistance("embedding", vector)).order_by("distance")[:k])
     known = {img.pk for img in rows}
@@ -275,8 +280,14 @@ def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_i
     timings["embed"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    items = shortlist(emb["vector"], model_version=emb["model_version"], k=k or settings.ARTSEARCH_SHORTLIST,
-                      exclude_image_id=exclude_image_id, regions=emb.get("regions") or ())
+    regions = emb.get("regions") or ()
+    regional = _regional_best([emb["vector"], *regions]) if regions else {}  # also for the deep shortlist
+
+    def listed(depth: int) -> list[tuple[ArtworkImage, float]]:
+        return shortlist(emb["vector"], model_version=emb["model_version"], k=depth,
+                         exclude_image_id=exclude_image_id, regional=regional)
+
+    items = listed(k or settings.ARTSEARCH_SHORTLIST)
     timings["shortlist"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -292,8 +303,7 @@ def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_i
         # small upscaled detail, 3000 query keypoints crowd the ratio test (near-identical
         # fine-scale descriptors) and the gates stop at 7 matches where 1000 give 161.
         t = time.perf_counter()
-        items = shortlist(emb["vector"], model_version=emb["model_version"], k=settings.ARTSEARCH_DEEP_SHORTLIST,
-                          exclude_image_id=exclude_image_id, regions=emb.get("regions") or ())
+        items = listed(settings.ARTSEARCH_DEEP_SHORTLIST)
         matched = {c.image.pk for c in verified if c.match is not None}
         rest = [item for item in items if item[0].pk not in matched]
         verified = _replace(verified, verify(matcher, rest, rules, top=len(rest), exhaustive=0))
