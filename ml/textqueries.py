@@ -145,9 +145,21 @@ def write_queries(queries: Iterable[dict], path: str | Path) -> int:
 
 
 def read_queries(path: str | Path) -> list[dict]:
-    """Read a JSON-lines query file written by write_queries."""
+    """Read a JSON-lines query file written by write_queries. Raises ValueError naming the first
+    line that is not a JSON object (a CSV or a JSON array passed by mistake)."""
+    out: list[dict] = []
     with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}: line {n} is not JSON ({exc.msg})") from exc
+            if not isinstance(item, dict):
+                raise ValueError(f"{path}: line {n} is not a JSON object")
+            out.append(item)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,12 +3,12 @@ latency, over JSON-lines queries {"query": ..., "relevant": [catalogue URLs]}.""
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ml.textqueries import read_queries
 from recommender import text_search
 from recommender.metrics import percentile
 from recommender.models import Artwork
@@ -25,7 +25,7 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused") 
     from recommender.captioning import get_encoder, query_embedding
     from recommender.joint_search import joint_ranks_or_none
 
-    queries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    queries = read_queries(path)  # ValueError for a line that is not a JSON object
     queries = queries[:limit] if limit else queries
     enc = get_encoder()
     enc.encode(["warm-up"])

@@ -64,10 +64,10 @@ def test_captioner_and_joint_projection_train_and_serve(indexed_with_vectors: li
         queries = tmp_path / "q.jsonl"
         art = indexed_with_vectors[1].artwork
         queries.write_text(json.dumps({"query": art.title, "relevant": [art.url]}) + "\n")
-        for mode in ("fused", "joint", "fused+joint"):
+        for mode in ("fused", "joint", "fused+joint", "fused+joint-all"):
             out = StringIO()
             call_command("evaluate", "text", "--queries", str(queries), "--mode", mode, stdout=out)
-            assert "Pr@1" in out.getvalue() and "MRR" in out.getvalue(), out.getvalue()
+            assert "Pr@1" in out.getvalue() and "Pr@10" in out.getvalue() and "MRR" in out.getvalue(), out.getvalue()
 
 
 def test_train_joint_holdout_leaves_query_artworks_out(indexed_with_vectors: list[ArtworkImage],
@@ -104,3 +104,12 @@ def test_train_joint_holdout_leaves_query_artworks_out(indexed_with_vectors: lis
         assert uncaptioned(vec) == [bare]
         with pytest.raises(CommandError, match="no such query file"):
             call_command("train_joint", "--holdout", str(tmp_path / "missing.jsonl"), stdout=StringIO())
+        # A CSV or a JSON array passed by mistake: a clear error naming the line, for both commands.
+        for name, text, why in (("q.csv", "query,relevant\nx,y\n", "line 1 is not JSON"),
+                                ("q.json", '["a", "b"]\n', "line 1 is not a JSON object")):
+            bad = tmp_path / name
+            bad.write_text(text)
+            with pytest.raises(CommandError, match=why):
+                call_command("train_joint", "--holdout", str(bad), stdout=StringIO())
+            with pytest.raises(CommandError, match=why):
+                call_command("evaluate", "text", "--queries", str(bad), stdout=StringIO())

@@ -46,7 +46,10 @@ class Command(BaseCommand):
 
         if not opts["queries"].is_file():
             raise CommandError(f"{opts['queries']}: no such file")
-        report = evaluate_text(opts["queries"], limit=opts["limit"] or None, mode=opts["mode"])
+        try:
+            report = evaluate_text(opts["queries"], limit=opts["limit"] or None, mode=opts["mode"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(report)
 
     def _duplicates(self, opts: dict[str, Any]) -> None:

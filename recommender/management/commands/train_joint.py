@@ -21,8 +21,10 @@ def holdout_urls(paths: list[Path]) -> set[str]:
     for path in paths:
         if not path.is_file():
             raise CommandError(f"{path}: no such query file")
-        for q in read_queries(path):
-            urls.update(str(u) for u in q.get("relevant", []))
+        try:
+            urls.update(str(u) for q in read_queries(path) for u in q.get("relevant", []))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
     return urls
 
 
