@@ -4,6 +4,7 @@ matches for the candidates called duplicate or detail. cv2 only (no torch)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -11,7 +12,8 @@ import numpy as np
 
 from ml.images import ImageError, decode_image
 from ml.rules import Verdict
-from recommender.search import ImageQueryResult, png_data_uri
+from recommender.models import Artwork
+from recommender.search import Candidate, ImageQueryResult, png_data_uri, thresholds
 
 logger = logging.getLogger(__name__)
 MAX_EVIDENCE = 3
@@ -63,3 +65,70 @@ def pair_picture(pair: Any) -> str | None:
 
     match = QueryMatcher.from_image(a).match(orb_keypoints(b))
     return png_data_uri(draw_matches(a, b, match)) if match.inliers else None
+
+
+# --------------------------------------------------------------------------- verdicts in words
+# What a visitor reads for each verdict; the rule engine's own words stay under "Why?".
+VERDICT_LABELS = {
+    Verdict.DUPLICATE: "Copy",
+    Verdict.DETAIL: "Detail",
+    Verdict.SIMILAR: "Looks similar",
+    Verdict.UNRELATED: "Not alike",
+}
+# Look-alikes shown as a gallery below the headline.
+GALLERY_SIZE = 24
+
+
+def verdict_label(verdict: Verdict | str) -> str:
+    return VERDICT_LABELS.get(Verdict(verdict), str(verdict))
+
+
+def _is_part_of_query(c: Candidate) -> bool:
+    """A detail verdict either way round: the upload shows part of the candidate (the usual
+    case), or the candidate is a small part of the upload (a whole/detail pair)."""
+    return bool(c.match) and c.match.coverage_candidate >= thresholds().detail_coverage  # type: ignore[union-attr]
+
+
+@dataclass
+class Headline:
+    """The answer in one sentence: `lead` + the artwork's title (linked) + `tail`."""
+
+    verdict: str
+    lead: str
+    artwork: Artwork | None = None
+    candidate: Candidate | None = None
+    tail: str = ""
+    note: str = ""
+    also: list[Artwork] = field(default_factory=list)
+
+
+def result_headline(result: ImageQueryResult) -> Headline:
+    """"This is a copy of …", "This is a detail of …", "Looks similar", "Nothing in the collection
+    looks like this": the query's verdict from its best candidate, in plain words."""
+    best = result.candidates[0] if result.candidates else None
+    verdict = Verdict(result.verdict)
+    if best is None or verdict == Verdict.UNRELATED:
+        note = ("The collection has no indexed images yet." if best is None else
+                "No artwork in the collection is a copy or a detail of your picture, and none looks much like it.")
+        return Headline(verdict=str(Verdict.UNRELATED), lead="Nothing in the collection looks like this", note=note)
+    if verdict == Verdict.DUPLICATE:
+        mirrored = bool(best.match and best.match.mirrored)
+        return Headline(verdict=str(verdict), lead="This is a copy of", artwork=best.artwork, candidate=best,
+                        tail=" (mirrored)" if mirrored else "", also=best.also,
+                        note="The same picture, even if cropped, recoloured, framed or photographed.")
+    if verdict == Verdict.DETAIL:
+        if _is_part_of_query(best):
+            return Headline(verdict=str(verdict), lead="Your picture contains", artwork=best.artwork,
+                            candidate=best, tail=", a detail of it", also=best.also,
+                            note="The artwork below is a part of your picture.")
+        return Headline(verdict=str(verdict), lead="This is a detail of", artwork=best.artwork, candidate=best,
+                        also=best.also, note="Your picture shows a part of this artwork.")
+    return Headline(verdict=str(Verdict.SIMILAR), lead="Looks similar",
+                    note="This artwork is not in the collection, but these works look like it.")
+
+
+def result_gallery(result: ImageQueryResult, headline: Headline) -> list[Candidate]:
+    """The look-alikes under the headline: every candidate that is not unrelated, the one the
+    headline names left out, at most GALLERY_SIZE."""
+    shown = [c for c in result.candidates if c.verdict != Verdict.UNRELATED and c is not headline.candidate]
+    return shown[:GALLERY_SIZE]

@@ -16,10 +16,14 @@ from recommender.models import Artist, Artwork
 def catalogue(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
     filters = {f: request.GET.get(f, "").strip() for f in selectors.FACETS if request.GET.get(f)}
-    qs = selectors.artwork_list(q=q, filters=filters)
+    coverage = selectors.image_coverage()
+    # "with images": ?images=1 / ?images=0, else on while fewer than half the artworks have one.
+    with_images = request.GET.get("images", "1" if coverage.images_by_default else "0") == "1"
+    qs = selectors.artwork_list(q=q, filters=filters, with_images=with_images)
     page = Paginator(qs, 24).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
+    params["images"] = "1" if with_images else "0"
     return render(
         request,
         "recommender/catalogue.html",
@@ -27,6 +31,10 @@ def catalogue(request: HttpRequest) -> HttpResponse:
             "page": page,
             "q": q,
             "filters": filters,
+            "with_images": with_images,
+            "coverage": coverage,
+            # What the other setting of the "with images" facet would show, for its count.
+            "other_count": selectors.artwork_list(q=q, filters=filters, with_images=not with_images).count(),
             "facets": selectors.facet_counts(qs),
             "querystring": params.urlencode(),
         },
@@ -42,6 +50,7 @@ def artwork_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "artwork": artwork,
             "image": selectors.artwork_primary_image(artwork),
             "similar": selectors.artwork_similar_list(artwork=artwork),
+            "related": selectors.artwork_related_list(artwork=artwork),
             "copies": selectors.artwork_copies(artwork=artwork),
         },
     )
@@ -89,8 +98,10 @@ def search_image(request: HttpRequest) -> HttpResponse:
         return render(request, "recommender/search_image.html", {"form": form}, status=400)
     except jobs.WorkerUnavailable as exc:
         return render(request, "recommender/search_image.html", {"form": form, "error": str(exc)}, status=503)
-    return render(request, "recommender/search_results.html", {"result": result,
-                  **presentation.query_pictures(result)})
+    headline = presentation.result_headline(result)
+    return render(request, "recommender/search_results.html", {
+        "result": result, "headline": headline, "gallery": presentation.result_gallery(result, headline),
+        **presentation.query_pictures(result)})
 
 
 @ratelimit(key="ip", rate=api.TEXT_RATE, method="GET", block=False)
