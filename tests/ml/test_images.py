@@ -183,3 +183,26 @@ def test_decode_image_file(tmp_path: Path) -> None:
     with pytest.raises(ImageError) as err:
         decode_image_file(path, max_bytes=10)
     assert err.value.code == "file_too_large"
+
+
+def test_max_side_bounds_the_result_and_a_jpeg_is_never_decoded_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ml.images as images
+
+    rng = np.random.default_rng(1)
+    big = Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).resize((4000, 3000))
+    decoded: list[tuple[int, ...]] = []
+    to_rgb = images._to_rgb
+    monkeypatch.setattr(images, "_to_rgb", lambda im: decoded.append(im.size) or to_rgb(im))
+    out = decode_image(_encode(big, "JPEG", quality=80), max_side=500)
+    assert out.shape == (375, 500, 3) and out.dtype == np.uint8
+    assert decoded == [(500, 375)]  # libjpeg decoded it at 1/8 scale: 12.5 % of each side
+    out = decode_image(_encode(big, "PNG"), max_side=500)  # no draft for PNG: decoded, then reduced
+    assert out.shape == (375, 500, 3)
+    small = decode_image(_encode(big.resize((400, 300)), "JPEG"), max_side=500)
+    assert small.shape == (300, 400, 3)  # never enlarged
+
+
+def test_max_side_keeps_the_bomb_check(no_pixel_decoding: None) -> None:
+    with pytest.raises(ImageError) as err:
+        decode_image(_bomb_png(20_000, 20_000), max_side=256)
+    assert err.value.code == "too_large"
