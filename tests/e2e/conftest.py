@@ -59,12 +59,16 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def new_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[[], Any]]:
-    """new_page() -> a page in its own context (its own cookies: one per user). When the test
-    fails, every open page is saved as test-artifacts/browser/failed-N.png."""
+    """new_page(width=1280, height=900) -> a page in its own context (its own cookies: one per
+    user). When the test fails, every open page is saved as test-artifacts/browser/failed-N.png."""
     contexts: list[Any] = []
 
-    def make() -> Any:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def make(width: int = 1280, height: int = 900) -> Any:
+        # A phone width (390) also gets a phone's pixel ratio and touch, so media queries and
+        # tap targets behave as on the device.
+        phone = width < 600
+        context = browser.new_context(viewport={"width": width, "height": height},
+                                      device_scale_factor=2 if phone else 1, is_mobile=phone, has_touch=phone)
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
         context.set_default_navigation_timeout(DEFAULT_TIMEOUT_MS)
         contexts.append(context)
@@ -82,7 +86,7 @@ def new_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[
 
 
 class Shots:
-    """Numbered screenshots: shots(page, "catalogue") -> test-artifacts/browser/01-catalogue.png."""
+    """Numbered screenshots: shots(page, "catalogue") -> test-artifacts/browser/<test>/01-catalogue.png."""
 
     def __init__(self, folder: Path) -> None:
         self.folder, self.n, self.paths = folder, 0, []
@@ -96,8 +100,11 @@ class Shots:
 
 
 @pytest.fixture
-def shots() -> Shots:
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTEFACTS.glob("*.png"):
+def shots(request: pytest.FixtureRequest) -> Shots:
+    """Screenshots of one test in a folder of their own (test-artifacts/browser/<test>/), emptied
+    first, so one test's run never deletes another's."""
+    folder = ARTEFACTS / request.node.name.replace("[", "-").rstrip("]")
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
         old.unlink()
-    return Shots(ARTEFACTS)
+    return Shots(folder)

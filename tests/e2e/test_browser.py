@@ -2,7 +2,7 @@
 edited copy and is warned live, staff confirm the duplicate, and visitors stop being shown the copy.
 
 Chromium (Debian's) through Playwright, against pytest-django's live server, the real Celery
-worker and the real VGG16 features. Screenshots of every step: test-artifacts/browser/NN-name.png.
+worker and the real VGG16 features. Screenshots of every step: test-artifacts/browser/<test>/NN-name.png.
 """
 
 from __future__ import annotations
