@@ -4,7 +4,8 @@ Both listen on Unix sockets under ARTSEARCH_HOME only, so they never collide wit
 PostgreSQL on 5432 or a Redis on 6379. Each is started at most once: a file lock serialises
 concurrent starters (web, workers, manage.py), and a running server is reused by every later
 process. Servers outlive the process that started them, so data persists across restarts;
-`python manage.py services stop` stops them.
+`stop_postgres` / `stop_redis` below stop them (there is no manage.py command for it). A server
+found down later is started again by the web process (recommender.health.revive_embedded).
 """
 
 from __future__ import annotations

@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every error under /api/ leaves as JSON (recommender.errors).
+    "recommender.errors.JsonApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -139,28 +141,63 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Interactive work (`gpu`: curator uploads; `query`: visitors' queries) never waits behind backfills:
+# re-indexing and caption embeddings go to `bulk`, which the gpu worker consumes after `gpu` (it
+# lists `-Q gpu,bulk,default` and the Redis transport polls queues in that order, see
+# queue_order_strategy below; with prefetch 1 it takes one task at a time, so an upload is next).
 CELERY_TASK_ROUTES = {
-    "recommender.tasks.index_images": {"queue": "gpu"},
+    "recommender.tasks.index_images": {"queue": "bulk"},
     "recommender.tasks.process_upload": {"queue": "gpu"},
     "recommender.tasks.embed_query": {"queue": "query"},
     "recommender.tasks.embed_text": {"queue": "query"},
     "recommender.tasks.warm_up": {"queue": "query"},
-    "recommender.tasks.embed_captions": {"queue": "gpu"},
+    "recommender.tasks.embed_captions": {"queue": "bulk"},
     "recommender.tasks.refresh_captions": {"queue": "default"},
+    "recommender.tasks.sweep_stuck": {"queue": "default"},
 }
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "1800")
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "1700")
 CELERY_RESULT_EXPIRES = 3600
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", "300")}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", "300"),
+    # Queues in the order a worker lists them, not round robin: `gpu` before `bulk`.
+    "queue_order_strategy": "priority",
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web request never waits long on a dead broker: one quick retry, then the caller degrades
+# (text search answers from words, an upload stays queued for the sweeper).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+                                    "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# Likewise the result store's reconnects (Celery's default: 20 tries a second apart).
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 1, "interval_start": 0,
+                                                            "interval_step": 0.2, "interval_max": 0.2}}
+# A query worker's pool process warms up (loads its models) before Celery hands it work
+# (artsearch.celery._warm_pool_process); the default 4 s would kill it mid warm-up.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = envfloat("CELERY_WORKER_PROC_ALIVE_TIMEOUT", "180")
+# Uploads and images left queued/pending (their task lost, or never sent while Redis was down)
+# are sent again by recommender.tasks.sweep_stuck, run by celery beat (scripts/supervisord.conf).
+ARTSEARCH_STUCK_AFTER_S = envint("ARTSEARCH_STUCK_AFTER_S", "300")
+# The web starts the embedded PostgreSQL / Redis again when it finds them down (recommender.health).
+ARTSEARCH_REVIVE_EMBEDDED = envbool("ARTSEARCH_REVIVE_EMBEDDED", "1")
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck": {"task": "recommender.tasks.sweep_stuck", "schedule": 60.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(ARTSEARCH_HOME / "celerybeat-schedule")
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Redis down: reads miss and writes are dropped instead of raising (artsearch.cache), and
+        # the rate limits let requests through (RATELIMIT_FAIL_OPEN) so search still answers.
+        "BACKEND": "artsearch.cache.FailOpenRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "artsearch",
+        "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
     }
 }
+RATELIMIT_FAIL_OPEN = True
+# Off only for measuring (manage.py load_test from one address); on in every real deployment.
+RATELIMIT_ENABLE = envbool("RATELIMIT_ENABLE", "1")
 
 # --------------------------------------------------------------------------- files
 STATIC_URL = "/static/"

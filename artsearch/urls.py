@@ -11,3 +11,6 @@ urlpatterns = [
     # self-contained process; put a web server in front for production.
     path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
+
+# PostgreSQL or Redis down: a short 503 (JSON under /api/), not a 500 traceback page.
+handler500 = "recommender.errors.server_error"

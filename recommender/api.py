@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
 from ml.images import ImageError
-from recommender import jobs, search, text_search
+from recommender import errors, jobs, search, text_search
 from recommender.forms import ImageQueryForm
 
 QUERY_RATE = "30/m"
@@ -27,14 +27,16 @@ def search_image(request: HttpRequest) -> JsonResponse:
         return error(429, f"too many queries; the limit is {QUERY_RATE} per address")
     form = ImageQueryForm(request.POST, request.FILES)
     if not form.is_valid():
-        errors = form.errors.get("image") or ["send the image as multipart field 'image'"]
-        return error(400, " ".join(errors))
+        problems = form.errors.get("image") or ["send the image as multipart field 'image'"]
+        return error(400, " ".join(problems))
     try:
         result = search.image_query(data=form.cleaned_data["image"], embed=jobs.embed_query)
     except ImageError as exc:
         return error(400, str(exc))
     except jobs.WorkerUnavailable as exc:
-        return error(503, str(exc))
+        response = error(503, str(exc))
+        response["Retry-After"] = str(errors.RETRY_AFTER_S)
+        return response
     try:
         limit = max(1, min(100, int(request.GET.get("limit", 20))))
     except ValueError:

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, When
 from pgvector.django import CosineDistance
 
+from recommender import health
 from recommender.models import Artwork, ArtworkImage, AuditLog, Caption, DuplicatePair, Upload
 from recommender.pgsettings import planner_settings
+from recommender.sweeper import upload_is_stuck
 
 FACETS = ("form", "type", "school", "timeframe")
 
@@ -282,6 +284,10 @@ def upload_state(upload: Upload) -> dict[str, object]:
         "step": UPLOAD_STEPS.index(upload.stage) if upload.stage in UPLOAD_STEPS else -1,
         "steps": UPLOAD_STEPS,
         "error": upload.error,
+        # Queued for minutes: its task was probably lost (the sweeper resends it; so may the curator).
+        "stuck": upload_is_stuck(upload),
+        # Redis down: the upload is saved but no worker can hear of it until it is back.
+        "queue_down": upload.stage == Upload.Stage.QUEUED and not health.check_redis().ok,
         "decision": upload.decision,
         "matches": len(upload.matches or []),
         "artwork_id": upload.artwork_id,

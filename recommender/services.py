@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from ml.images import ImageError, decode_image
-from recommender import jobs
+from recommender import jobs, sweeper
 from recommender.catalogue import CatalogueRow, RowError
 from recommender.models import Artist, Artwork, ArtworkImage, AuditLog, Caption, DuplicatePair, Upload
 
@@ -283,8 +283,8 @@ def artwork_upload(*, user: Any, data: bytes, source_name: str, metadata: dict[s
 
 
 def upload_retry(*, upload: Upload, user: Any) -> Upload:
-    if upload.stage != Upload.Stage.FAILED:
-        raise ValueError("only a failed upload can be retried")
+    if upload.stage != Upload.Stage.FAILED and not sweeper.upload_is_stuck(upload):
+        raise ValueError("only a failed upload, or one queued for more than a few minutes, can be retried")
     Upload.objects.filter(pk=upload.pk).update(stage=Upload.Stage.QUEUED, error="")
     if upload.image_id:
         ArtworkImage.objects.filter(pk=upload.image_id).update(status=ArtworkImage.Status.PENDING, error="")

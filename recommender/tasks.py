@@ -93,3 +93,11 @@ def refresh_captions(artwork_id: int) -> int:
     from recommender.captioning import artwork_captions_refresh
 
     return artwork_captions_refresh(artwork_id)
+
+
+@shared_task
+def sweep_stuck() -> dict[str, int]:
+    """Send again the uploads and images whose task was lost (celery beat, every minute)."""
+    from recommender.sweeper import stuck_requeue
+
+    return stuck_requeue().__dict__

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, render
 from django_ratelimit.decorators import ratelimit
 
 from ml.images import ImageError
-from recommender import api, jobs, presentation, search, selectors, text_search
+from recommender import api, errors, health, jobs, presentation, search, selectors, text_search
 from recommender.forms import ImageQueryForm
 from recommender.models import Artist, Artwork
 
@@ -71,12 +71,9 @@ def indexing_status(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-        row = cur.fetchone()
-    return JsonResponse({"ok": True, "pgvector": row[0] if row else None})
+    """Each component (database, redis, query_worker, gpu_worker); 503 when one is down."""
+    ok, body = health.report()
+    return JsonResponse(body, status=200 if ok else 503)
 
 
 @ratelimit(key="ip", rate=api.QUERY_RATE, method="POST", block=False)
@@ -97,7 +94,9 @@ def search_image(request: HttpRequest) -> HttpResponse:
         form.add_error("image", str(exc))
         return render(request, "recommender/search_image.html", {"form": form}, status=400)
     except jobs.WorkerUnavailable as exc:
-        return render(request, "recommender/search_image.html", {"form": form, "error": str(exc)}, status=503)
+        response = render(request, "recommender/search_image.html", {"form": form, "error": str(exc)}, status=503)
+        response["Retry-After"] = str(errors.RETRY_AFTER_S)
+        return response
     headline = presentation.result_headline(result)
     return render(request, "recommender/search_results.html", {
         "result": result, "headline": headline, "gallery": presentation.result_gallery(result, headline),

@@ -16,15 +16,18 @@ if [ ! -f "${ARTSEARCH_MODEL_DIR:-$HOME_DIR/models}/cam_head.pt" ]; then
   $PY manage.py train_cam_head
 fi
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# supervisord (scripts/supervisord.conf) runs the workers, celery beat and the web server, and
+# restarts any of them that dies. Feature extraction (queues gpu, then bulk) and interactive
+# queries (queue query) get their own worker processes, so a long indexing run never makes a
+# visitor wait.
+export ARTSEARCH_ROOT="$PWD" ARTSEARCH_HOME="$(cd "$HOME_DIR" && pwd)"
+SUPERVISORCTL=(.venv/bin/supervisorctl -c scripts/supervisord.conf)
+.venv/bin/supervisord -c scripts/supervisord.conf &
+supervisor_pid=$!
+cleanup() { kill "$supervisor_pid" 2>/dev/null || true; wait "$supervisor_pid" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
-# Feature extraction (queue gpu) and interactive queries (queue query) get their own worker
-# processes, so a long indexing run never makes a visitor wait.
-.venv/bin/celery -A artsearch worker -Q gpu,default -c 1 -n gpu@%h -l INFO >>"$HOME_DIR/log/worker-gpu.log" 2>&1 &
-pids+=($!)
-.venv/bin/celery -A artsearch worker -Q query -c 1 -n query@%h -l INFO >>"$HOME_DIR/log/worker-query.log" 2>&1 &
-pids+=($!)
+for _ in $(seq 100); do "${SUPERVISORCTL[@]}" pid >/dev/null 2>&1 && break; sleep 0.1; done
+"${SUPERVISORCTL[@]}" start worker-gpu worker-query beat
 
 # Captions: catalogue sentences and WGA commentary (words are searchable at once; their
 # sentence embeddings are computed by the worker).
@@ -35,7 +38,6 @@ $PY manage.py build_captions --embed-only   # the rest of the catalogue, on the 
 MODELS=${ARTSEARCH_MODEL_DIR:-$HOME_DIR/models}
 [ -f "$MODELS/captioner.pt" ] || $PY manage.py train_captioner
 [ -f "$MODELS/joint.pt" ] || $PY manage.py train_joint
-echo "ArtSearch is up on http://127.0.0.1:8000 (workers log to $HOME_DIR/log/)"
-.venv/bin/gunicorn artsearch.wsgi -b 127.0.0.1:8000 --workers 2 --threads 4 --timeout 120 --access-logfile - &
-pids+=($!)
-wait "${pids[-1]}"
+"${SUPERVISORCTL[@]}" start web
+echo "ArtSearch is up on http://127.0.0.1:8000 (logs in $HOME_DIR/log/; ${SUPERVISORCTL[*]} status)"
+wait "$supervisor_pid"

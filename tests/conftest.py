@@ -40,7 +40,7 @@ def _purge_queues() -> None:
     from artsearch.celery import app
 
     with app.connection_for_write() as conn:
-        for queue in ("gpu", "query", "default"):
+        for queue in ("gpu", "query", "bulk", "default"):
             # A queue that never existed is already empty.
             with contextlib.suppress(Exception):
                 conn.default_channel.queue_purge(queue)
@@ -53,7 +53,7 @@ class WorkerProcess:
         self.db_name, self.media_root, self.log = db_name, media_root, log
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, *, queues: str = "gpu,query,default") -> None:
+    def start(self, *, queues: str = "gpu,bulk,query,default") -> None:
         env = {
             **os.environ,
             "ARTSEARCH_DB_NAME": self.db_name,
