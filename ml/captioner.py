@@ -14,7 +14,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -381,6 +381,7 @@ def train_captioner(
     beam_size: int = 1,
     time_budget_s: float | None = None,
     num_threads: int | None = 1,
+    on_epoch: Callable[[], None] | None = None,
 ) -> tuple[Captioner, dict[str, Any]]:
     """Train on (image vector, title) pairs; return the model and a report.
 
@@ -405,6 +406,7 @@ def train_captioner(
             lr=lr,
             beam_size=beam_size,
             time_budget_s=time_budget_s,
+            on_epoch=on_epoch,
         )
 
 
@@ -420,6 +422,7 @@ def _train_captioner(
     lr: float,
     beam_size: int,
     time_budget_s: float | None,
+    on_epoch: Callable[[], None] | None,
 ) -> tuple[Captioner, dict[str, Any]]:
     import torch
     from torch import nn
@@ -483,6 +486,8 @@ def _train_captioner(
         sched.step()
         history.append(total / max(count, 1))
         epochs_run += 1
+        if on_epoch is not None:  # progress for the caller (a command's bar)
+            on_epoch()
         if time_budget_s is not None and time.perf_counter() - t0 > time_budget_s:
             break
 

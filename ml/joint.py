@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,7 @@ def train_joint(
     lr: float = 2e-3,
     weight_decay: float = 1e-2,
     num_threads: int | None = 1,
+    on_epoch: Callable[[], None] | None = None,
 ) -> tuple[JointProjection, dict[str, Any]]:
     """Train the two projections on paired rows; report val Recall@1/5/10 (text→image, image→text).
 
@@ -169,6 +171,7 @@ def train_joint(
             batch_size=batch_size,
             lr=lr,
             weight_decay=weight_decay,
+            on_epoch=on_epoch,
         )
 
 
@@ -183,6 +186,7 @@ def _train_joint(
     batch_size: int,
     lr: float,
     weight_decay: float,
+    on_epoch: Callable[[], None] | None,
 ) -> tuple[JointProjection, dict[str, Any]]:
     import torch
     import torch.nn.functional as F
@@ -237,6 +241,8 @@ def _train_joint(
             count += len(ids)
         sched.step()
         history.append(total / max(count, 1))
+        if on_epoch is not None:  # progress for the caller (a command's bar)
+            on_epoch()
 
     model = JointProjection(net.eval(), cfg, mean, std)
     report: dict[str, Any] = {

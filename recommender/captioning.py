@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from ml.text import TextEncoder, catalogue_sentence, chunk_text, clean_commentary
 from recommender import bm25
 from recommender.models import Artwork, Caption
+from recommender.progress import Bars, no_bars
 
 logger = logging.getLogger(__name__)
 _encoder: TextEncoder | None = None
@@ -90,7 +91,8 @@ def captions_to_embed() -> list[int]:
     return list(Caption.objects.filter(stale).order_by("id").values_list("id", flat=True))
 
 
-def catalogue_captions_sync(*, artwork_ids: Iterable[int] | None = None, batch: int = 5000) -> int:
+def catalogue_captions_sync(*, artwork_ids: Iterable[int] | None = None, batch: int = 5000,
+                            bars: Bars = no_bars) -> int:
     """Create or refresh the catalogue caption of each artwork; returns how many changed.
     A changed text loses its embedding, so the next embedding pass recomputes exactly those."""
     qs = Artwork.objects.select_related("artist").order_by("id")
@@ -98,23 +100,25 @@ def catalogue_captions_sync(*, artwork_ids: Iterable[int] | None = None, batch: 
         qs = qs.filter(pk__in=list(artwork_ids))
     changed = 0
     ids = list(qs.values_list("id", flat=True))
-    for i in range(0, len(ids), batch):
-        chunk = list(qs.filter(pk__in=ids[i : i + batch]))
-        existing = {c.artwork_id: c for c in Caption.objects.filter(
-            artwork_id__in=[a.pk for a in chunk], source=Caption.Source.CATALOGUE, chunk=0)}
-        new, stale = [], []
-        for art in chunk:
-            text = _catalogue_text(art)
-            cap = existing.get(art.pk)
-            if cap is None:
-                new.append(Caption(artwork=art, source=Caption.Source.CATALOGUE, text=text))
-            elif cap.text != text:
-                cap.text, cap.embedding, cap.model_version = text, None, ""
-                stale.append(cap)
-        with transaction.atomic():
-            Caption.objects.bulk_create(new, batch_size=2000)
-            Caption.objects.bulk_update(stale, ["text", "embedding", "model_version"], batch_size=2000)
-        changed += len(new) + len(stale)
+    with bars("catalogue captions", total=len(ids), unit="artwork") as advance:
+        for i in range(0, len(ids), batch):
+            chunk = list(qs.filter(pk__in=ids[i : i + batch]))
+            existing = {c.artwork_id: c for c in Caption.objects.filter(
+                artwork_id__in=[a.pk for a in chunk], source=Caption.Source.CATALOGUE, chunk=0)}
+            new, stale = [], []
+            for art in chunk:
+                text = _catalogue_text(art)
+                cap = existing.get(art.pk)
+                if cap is None:
+                    new.append(Caption(artwork=art, source=Caption.Source.CATALOGUE, text=text))
+                elif cap.text != text:
+                    cap.text, cap.embedding, cap.model_version = text, None, ""
+                    stale.append(cap)
+            with transaction.atomic():
+                Caption.objects.bulk_create(new, batch_size=2000)
+                Caption.objects.bulk_update(stale, ["text", "embedding", "model_version"], batch_size=2000)
+            changed += len(new) + len(stale)
+            advance(len(chunk))
     return changed
 
 
@@ -163,18 +167,20 @@ def commentary_import(path: Path, *, max_words: int = 150) -> CommentaryReport:
     return report
 
 
-def captions_embed(*, caption_ids: Sequence[int] | None = None, batch: int = 256) -> int:
+def captions_embed(*, caption_ids: Sequence[int] | None = None, batch: int = 256, bars: Bars = no_bars) -> int:
     """Embed captions that have no embedding (or the given ones); idempotent."""
     qs = Caption.objects.order_by("id")
     qs = qs.filter(pk__in=list(caption_ids)) if caption_ids is not None else qs.filter(embedding__isnull=True)
     ids = list(qs.values_list("id", flat=True))
     enc = get_encoder()
-    for i in range(0, len(ids), batch):
-        rows = list(Caption.objects.filter(pk__in=ids[i : i + batch]).select_related("artwork__artist"))
-        vecs = enc.encode([_embedding_text(r) for r in rows])
-        for r, v in zip(rows, vecs, strict=True):
-            r.embedding, r.model_version = v.tolist(), encoder_version(r.source)
-        Caption.objects.bulk_update(rows, ["embedding", "model_version"], batch_size=500)
+    with bars("embedding captions", total=len(ids), unit="caption") as advance:
+        for i in range(0, len(ids), batch):
+            rows = list(Caption.objects.filter(pk__in=ids[i : i + batch]).select_related("artwork__artist"))
+            vecs = enc.encode([_embedding_text(r) for r in rows])
+            for r, v in zip(rows, vecs, strict=True):
+                r.embedding, r.model_version = v.tolist(), encoder_version(r.source)
+            Caption.objects.bulk_update(rows, ["embedding", "model_version"], batch_size=500)
+            advance(len(rows))
     return len(ids)
 
 

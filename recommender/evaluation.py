@@ -25,6 +25,7 @@ from ml.rules import Verdict
 from ml.visualize import png_bytes
 from recommender import search
 from recommender.models import Artwork, ArtworkImage
+from recommender.progress import Bars, no_bars
 from recommender.services import IMAGE_SUFFIXES, image_attach
 
 logger = logging.getLogger(__name__)
@@ -70,9 +71,10 @@ def _split(cfg: DuplicateEvalConfig, files: list[Path], rng: np.random.Generator
     return distractors, rest[: cfg.originals]
 
 
-def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], None] = logger.info
-                        ) -> tuple[dict[str, Any], str, list[QueryOutcome]]:
-    """Returns (summary, report text, outcomes)."""
+def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], None] = logger.info,
+                        bars: Bars = no_bars) -> tuple[dict[str, Any], str, list[QueryOutcome]]:
+    """Returns (summary, report text, outcomes). `progress` gets a line per finished step, `bars`
+    draws the indexing of the originals and the queries."""
     from recommender.pipeline import image_index_batch, query_embedding
 
     files = sorted(p for p in cfg.images.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -101,8 +103,10 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
                     if created:
                         ids[img.pk] = path
                 id_list = list(ids)
-                for i in range(0, len(id_list), 16):
-                    image_index_batch(id_list[i : i + 16], captions=False)  # captions play no part here
+                with bars("indexing originals", total=len(id_list), unit="img") as advance:
+                    for i in range(0, len(id_list), 16):
+                        image_index_batch(id_list[i : i + 16], captions=False)  # captions play no part here
+                        advance(len(id_list[i : i + 16]))
                 progress(f"indexed {len(id_list)} originals in {time.perf_counter() - t0:.0f}s")
                 artwork_of = dict(ArtworkImage.objects.filter(pk__in=id_list).values_list("pk", "artwork_id"))
                 related = _known_pairs(id_list, progress)
@@ -132,25 +136,29 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
                                                  expected_verdict=verdict, top1_artwork=top,
                                                  verdict=res.verdict, seconds=secs))
 
-                for qi, image_id in enumerate(id_list[: cfg.queries]):
-                    rgb = decode_image_file(ids[image_id])
-                    bg = backgrounds[qi % len(backgrounds)] if backgrounds else np.full_like(rgb, 200)
-                    for family in families:
-                        strengths = PERTURBATIONS[family]
-                        # One strength per family per original, rotating, so every strength is covered.
-                        strength, fn = strengths[qi % len(strengths)]
-                        child = np.random.default_rng([cfg.seed, qi, len(family), len(strength)])
-                        copy = fn(rgb, child, bg)
-                        run(f"{ids[image_id].name}/{family}/{strength}", family, copy, artwork_of[image_id],
-                            expected_verdict(family))
-                    if (qi + 1) % 10 == 0:
-                        progress(f"queried copies of {qi + 1} originals")
-                for path in distractor_files:
-                    try:
-                        rgb = decode_image_file(path)
-                    except ImageError:
-                        continue
-                    run(path.name, "distractor", rgb, None, Verdict.UNRELATED)
+                queried = id_list[: cfg.queries]
+                with bars("queries", total=len(queried) * len(families) + len(distractor_files),
+                          unit="query") as advance:
+                    for qi, image_id in enumerate(queried):
+                        rgb = decode_image_file(ids[image_id])
+                        bg = backgrounds[qi % len(backgrounds)] if backgrounds else np.full_like(rgb, 200)
+                        for family in families:
+                            strengths = PERTURBATIONS[family]
+                            # One strength per family per original, rotating, so every strength is covered.
+                            strength, fn = strengths[qi % len(strengths)]
+                            child = np.random.default_rng([cfg.seed, qi, len(family), len(strength)])
+                            copy = fn(rgb, child, bg)
+                            run(f"{ids[image_id].name}/{family}/{strength}", family, copy, artwork_of[image_id],
+                                expected_verdict(family))
+                            advance(1)
+                    for path in distractor_files:
+                        try:
+                            rgb = decode_image_file(path)
+                        except ImageError:
+                            advance(1)
+                            continue
+                        run(path.name, "distractor", rgb, None, Verdict.UNRELATED)
+                        advance(1)
                 raise _Rollback
         except _Rollback:
             pass

@@ -12,11 +12,12 @@ from ml.textqueries import read_queries
 from recommender import text_search
 from recommender.metrics import percentile
 from recommender.models import Artwork
+from recommender.progress import Bars, no_bars
 
 MODES = ("fused", "dense", "bm25", "names", "fulltext", "lexical", "joint", "fused+joint", "fused+joint-all")
 
 
-def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused") -> str:
+def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", bars: Bars = no_bars) -> str:
     """Run the queries through one mode: `fused` (the product), one list alone (`dense`, `bm25`,
     `names`, `fulltext` = the short-query `websearch_to_tsquery` list), `lexical` (the fused query
     without the sentence encoder, as when no worker answers), `joint` (the joint image/text space
@@ -43,31 +44,33 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused") 
     times: list[float] = []
     stages: dict[str, list[float]] = {}
     evaluated = 0
-    for item in queries:
-        relevant = {url_of[u] for u in item.get("relevant", []) if u in url_of}
-        if not relevant:
-            continue
-        evaluated += 1
-        q = text_search.clean_query(item["query"])
-        t = time.perf_counter()
-        if mode == "dense":
-            ranked = text_search.dense_ranks(embed(q), {}, depth=10)
-        elif mode in ("bm25", "names"):
-            ranked = text_search.lexical_ranks(q, {}, depth=10)[mode]
-        elif mode == "fulltext":
-            ranked = text_search.fulltext_ranks(q, {}, depth=10)
-        elif mode == "joint":
-            ranked = joint(embed(q))[:10]  # type: ignore[misc]
-        else:
-            res = text_search.text_query(q=q, embed=None if mode == "lexical" else embed, k=10, joint=joint)
-            ranked = [h.artwork.pk for h in res.hits]
-            for stage, secs in res.timings.items():
-                stages.setdefault(stage, []).append(secs)
-        times.append(time.perf_counter() - t)
-        first = next((i for i, a in enumerate(ranked, 1) if a in relevant), None)
-        for k in hits:
-            hits[k] += bool(first and first <= k)
-        rr.append(1.0 / first if first else 0.0)
+    with bars("queries", total=len(queries), unit="query") as advance:
+        for item in queries:
+            advance(1)
+            relevant = {url_of[u] for u in item.get("relevant", []) if u in url_of}
+            if not relevant:
+                continue
+            evaluated += 1
+            q = text_search.clean_query(item["query"])
+            t = time.perf_counter()
+            if mode == "dense":
+                ranked = text_search.dense_ranks(embed(q), {}, depth=10)
+            elif mode in ("bm25", "names"):
+                ranked = text_search.lexical_ranks(q, {}, depth=10)[mode]
+            elif mode == "fulltext":
+                ranked = text_search.fulltext_ranks(q, {}, depth=10)
+            elif mode == "joint":
+                ranked = joint(embed(q))[:10]  # type: ignore[misc]
+            else:
+                res = text_search.text_query(q=q, embed=None if mode == "lexical" else embed, k=10, joint=joint)
+                ranked = [h.artwork.pk for h in res.hits]
+                for stage, secs in res.timings.items():
+                    stages.setdefault(stage, []).append(secs)
+            times.append(time.perf_counter() - t)
+            first = next((i for i, a in enumerate(ranked, 1) if a in relevant), None)
+            for k in hits:
+                hits[k] += bool(first and first <= k)
+            rr.append(1.0 / first if first else 0.0)
     if not evaluated:
         return "no query has a relevant artwork in the catalogue: import it first"
     n = evaluated

@@ -94,7 +94,12 @@ def test_an_artwork_without_an_image_recommends_by_artist_and_metadata(gallery: 
 
 
 def test_related_works_come_from_the_caption_embeddings(gallery: dict[str, Artwork]) -> None:
-    call_command("build_captions", "--inline", stdout=StringIO(), stderr=StringIO())
+    out, err = StringIO(), StringIO()
+    call_command("build_captions", "--inline", stdout=out, stderr=err)
+    # Progress bars with the rate go to stderr; stdout keeps the report only.
+    assert "embedding captions: 100%" in err.getvalue() and "caption/s" in err.getvalue()
+    assert "catalogue captions: 100%" in err.getvalue()
+    assert "%|" not in out.getvalue() and "embedded 32 captions inline" in out.getvalue()
     bare = gallery["bare"]
     related = selectors.artwork_related_list(artwork=bare, k=12)
     assert related.text_source == "captions" and related.by_text

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommender import jobs
+from recommender.progress import tqdm_bars
 
 
 class Command(BaseCommand):
@@ -35,7 +36,7 @@ class Command(BaseCommand):
             self._embed(inline)
             return
         t0 = time.perf_counter()
-        changed = catalogue_captions_sync()
+        changed = catalogue_captions_sync(bars=tqdm_bars(self.stderr))
         self.stdout.write(f"catalogue captions: {changed} new or changed")
         for path in commentary:
             if not path.exists():
@@ -54,7 +55,7 @@ class Command(BaseCommand):
         todo = captions_to_embed()
         if inline:
             t = time.perf_counter()
-            n = captions_embed(caption_ids=todo)
+            n = captions_embed(caption_ids=todo, bars=tqdm_bars(self.stderr))
             self.stdout.write(f"embedded {n} captions inline ({n / max(time.perf_counter() - t, 1e-9):.0f}/s)")
         else:
             jobs.enqueue_caption_embeddings(todo)

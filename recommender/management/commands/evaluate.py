@@ -6,6 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from recommender.progress import tqdm_bars
+
 
 class Command(BaseCommand):
     help = "Measure accuracy and speed: `evaluate duplicates --images DIR` (perturbation suite)."
@@ -47,7 +49,8 @@ class Command(BaseCommand):
         if not opts["queries"].is_file():
             raise CommandError(f"{opts['queries']}: no such file")
         try:
-            report = evaluate_text(opts["queries"], limit=opts["limit"] or None, mode=opts["mode"])
+            report = evaluate_text(opts["queries"], limit=opts["limit"] or None, mode=opts["mode"],
+                                   bars=tqdm_bars(self.stderr))
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(report)
@@ -63,7 +66,8 @@ class Command(BaseCommand):
                                   distractors=opts["distractors"], seed=opts["seed"], families=opts["families"],
                                   manifest=opts["manifest"])
         try:
-            summary, report, outcomes = evaluate_duplicates(cfg, progress=lambda m: self.stderr.write(m))
+            summary, report, outcomes = evaluate_duplicates(cfg, progress=lambda m: self.stderr.write(m),
+                                                            bars=tqdm_bars(self.stderr))
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(report)

@@ -4,11 +4,13 @@ import json
 import time
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ml.images import ImageError, decode_image
 from recommender.models import ArtworkImage
+from recommender.progress import tqdm_bars
 
 
 class Command(BaseCommand):
@@ -30,18 +32,31 @@ class Command(BaseCommand):
         if len(rows) < min_images:
             raise CommandError(f"only {len(rows)} images; import at least {min_images} first")
         extractor = get_extractor()
+        bars = tqdm_bars(self.stderr)
         t0 = time.perf_counter()
         images, labels = [], {"form": [], "type": []}
-        for row in rows:
-            try:
-                with row.file.open("rb") as fh:
-                    images.append(decode_image(fh.read(), max_pixels=settings.ARTSEARCH_MAX_PIXELS))
-            except (ImageError, OSError) as exc:
-                self.stderr.write(f"skipped {row.source_name}: {exc}")
-                continue
-            labels["form"].append(row.artwork.form or None)
-            labels["type"].append(row.artwork.type or None)
-        feats = extractor.gap_features(images)
+        skipped: list[str] = []
+        with bars("reading images", total=len(rows), unit="img") as advance:
+            for row in rows:
+                advance(1)
+                try:
+                    with row.file.open("rb") as fh:
+                        images.append(decode_image(fh.read(), max_pixels=settings.ARTSEARCH_MAX_PIXELS))
+                except (ImageError, OSError) as exc:
+                    skipped.append(f"skipped {row.source_name}: {exc}")
+                    continue
+                labels["form"].append(row.artwork.form or None)
+                labels["type"].append(row.artwork.type or None)
+        for line in skipped:  # after the bar, which would otherwise be drawn over them
+            self.stderr.write(line)
+        # The forward passes, a chunk at a time so the bar moves (the extractor batches within each).
+        chunk = 4 * settings.ARTSEARCH_INDEX_BATCH
+        parts = []
+        with bars("GAP features", total=len(images), unit="img") as advance:
+            for i in range(0, len(images), chunk):
+                parts.append(extractor.gap_features(images[i : i + chunk]))
+                advance(len(images[i : i + chunk]))
+        feats = np.concatenate(parts) if parts else np.zeros((0, extractor.dim), np.float32)
         self.stdout.write(f"GAP features for {len(images)} images in {time.perf_counter() - t0:.1f}s")
         head, report = train_cam_head(feats, labels, epochs=epochs, seed=seed)
         settings.MODEL_DIR.mkdir(parents=True, exist_ok=True)

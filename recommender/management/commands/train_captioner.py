@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommender.models import Artwork, ArtworkImage
+from recommender.progress import tqdm_bars
 
 
 class Command(BaseCommand):
@@ -29,7 +30,9 @@ class Command(BaseCommand):
         if len(rows) < 20:
             raise CommandError(f"only {len(rows)} indexed catalogue images; index more first")
         vectors = np.asarray([r.embedding for r in rows], dtype=np.float32)
-        model, report = train_captioner(vectors, [r.artwork.title for r in rows], epochs=epochs, seed=seed)
+        with tqdm_bars(self.stderr)("training the captioner", total=epochs, unit="epoch") as advance:
+            model, report = train_captioner(vectors, [r.artwork.title for r in rows], epochs=epochs, seed=seed,
+                                            on_epoch=lambda: advance(1))
         path = settings.MODEL_DIR / "captioner.pt"
         model.save(path)
         self.stdout.write(json.dumps(report, indent=1, default=str))

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommender.joint_search import JOINT_FILE
 from recommender.models import ArtworkImage, Caption
+from recommender.progress import tqdm_bars
 
 
 def holdout_urls(paths: list[Path]) -> set[str]:
@@ -61,7 +62,8 @@ class Command(BaseCommand):
                                "run build_captions first")
         img = np.asarray([p[0].embedding for p in pairs], dtype=np.float32)
         txt = np.asarray([p[1] / np.linalg.norm(p[1]) for p in pairs], dtype=np.float32)
-        model, report = train_joint(img, txt, epochs=epochs, seed=seed)
+        with tqdm_bars(self.stderr)("training the joint projection", total=epochs, unit="epoch") as advance:
+            model, report = train_joint(img, txt, epochs=epochs, seed=seed, on_epoch=lambda: advance(1))
         report["pairs"] = len(pairs)
         report["held_out_images"] = held_out
         path = settings.MODEL_DIR / JOINT_FILE
