@@ -39,7 +39,30 @@ ARTSEARCH_HOME.mkdir(parents=True, exist_ok=True)
 MODEL_DIR = Path(os.getenv("ARTSEARCH_MODEL_DIR", ARTSEARCH_HOME / "models")).resolve()
 
 DEBUG = envbool("DEBUG", "False")
-SECRET_KEY = envsecret("SECRET_KEY", "artsearch-dev-only-insecure-key-change-me-in-production")
+
+
+def install_secret_key(home: Path) -> str:
+    """SECRET_KEY (or SECRET_KEY_FILE) from the environment, else this install's own key, kept in
+    ARTSEARCH_HOME/secret_key and created there once (random, owner-only), so sessions survive
+    restarts and no two installs share a key."""
+    key = envsecret("SECRET_KEY")
+    if key:
+        return key
+    path = home / "secret_key"
+    if not path.exists():
+        from django.core.management.utils import get_random_secret_key
+
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process of this install created it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(get_random_secret_key() + "\n")
+    return path.read_text().strip()
+
+
+SECRET_KEY = install_secret_key(ARTSEARCH_HOME)
 ALLOWED_HOSTS = os.getenv("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -52,6 +75,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "pgvector.django",
+    "axes",
     "recommender",
 ]
 
@@ -66,6 +90,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Before any view or CSRF check reads the body (recommender.middleware).
+    "recommender.middleware.RequestBoundsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "artsearch.urls"
@@ -216,6 +245,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("ARTSEARCH_MAX_UPLOAD_BYTES", str(20 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 ARTSEARCH_MAX_UPLOAD_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 ARTSEARCH_MAX_PIXELS = envint("ARTSEARCH_MAX_PIXELS", "40000000")
+# A request body is refused from its Content-Length (413, recommender.middleware) above the upload
+# limit plus this much room for the multipart framing and the form's other fields...
+ARTSEARCH_MAX_FORM_OVERHEAD_BYTES = envint("ARTSEARCH_MAX_FORM_OVERHEAD_BYTES", str(1024 * 1024))
+# ...except the bulk upload's, which takes many files or a zip; this is also the cap on what a
+# bulk upload's zips may unpack to in all.
+ARTSEARCH_MAX_BULK_BYTES = envint("ARTSEARCH_MAX_BULK_BYTES", str(10 * ARTSEARCH_MAX_UPLOAD_BYTES))
+# Longest value of one query-string parameter and of one form field (400 above; the longest form
+# field is the curator caption, services.CAPTION_MAX_CHARS).
+ARTSEARCH_MAX_PARAM_CHARS = envint("ARTSEARCH_MAX_PARAM_CHARS", "2000")
+ARTSEARCH_MAX_FIELD_CHARS = envint("ARTSEARCH_MAX_FIELD_CHARS", "10000")
+# Query images are decoded with at most this many pixels on their long side (ml.images.decode_image
+# max_side; JPEGs are decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself): ORB works at 512 px and
+# the CNN at ARTSEARCH_FEATURE_MAX_SIDE, so nothing needs the full resolution of a 36 MP photo.
+ARTSEARCH_DECODE_MAX_SIDE = envint("ARTSEARCH_DECODE_MAX_SIDE", "1024")
 
 # --------------------------------------------------------------------------- ML knobs
 # Long side of the image the CNN sees. 256 (not 320): 36 % fewer pixels, so the query's forward
@@ -260,6 +303,73 @@ USE_TZ = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
+
+# --------------------------------------------------------------------------- security
+# Production behind HTTPS (README, "Services and production"): HTTPS=true turns on the redirect,
+# Secure cookies and HSTS; each can be set on its own. Off by default: the dev server and the
+# tests speak plain HTTP.
+HTTPS = envbool("HTTPS", "False")
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", str(HTTPS))
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", str(HTTPS))
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "31536000" if HTTPS else "0")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", str(HTTPS))
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", str(HTTPS))
+# A TLS-terminating proxy in front says so in this header (only trust it behind such a proxy).
+if envbool("SECURE_PROXY_SSL_HEADER", "False"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): our own scripts, styles and images only; the few inline
+# scripts carry the request's nonce. ARTSEARCH_CSP=enforce|report|off; report-only by default so
+# a page that breaks the policy is logged by the browser, not broken.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+    # The admin's own pages use inline styles.
+    "EXCLUDE_URL_PREFIXES": ["/admin/"],
+}
+ARTSEARCH_CSP = os.getenv("ARTSEARCH_CSP", "report")
+if ARTSEARCH_CSP == "enforce":
+    CONTENT_SECURITY_POLICY = _CSP
+elif ARTSEARCH_CSP == "report":
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+elif ARTSEARCH_CSP != "off":
+    raise ValueError(f"ARTSEARCH_CSP must be enforce, report or off, not {ARTSEARCH_CSP!r}")
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one account, or
+# from one address, that account or address is locked out for AXES_COOLOFF_MINUTES (the site's
+# login and the admin's alike, both go through authenticate()); the password reset form has a
+# rate limit of its own (artsearch.accounts).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = envfloat("AXES_COOLOFF_MINUTES", "15") / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+# Mail: password reset is offered only when there is a mail server to send the link (EMAIL_HOST);
+# without one, the reset pages are absent and the login page says to ask staff.
+EMAIL_HOST = os.getenv("EMAIL_HOST", "")
+EMAIL_PORT = envint("EMAIL_PORT", "587")
+EMAIL_HOST_USER = os.getenv("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "True")
+DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "artsearch@localhost")
+ARTSEARCH_PASSWORD_RESET = envbool("ARTSEARCH_PASSWORD_RESET", str(bool(EMAIL_HOST)))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

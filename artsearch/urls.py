@@ -5,7 +5,7 @@ from django.views.static import serve
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("artsearch.accounts")),
     path("", include("recommender.urls")),
     # Media (artwork images) are served by Django itself: the app is meant to run as one
     # self-contained process; put a web server in front for production.

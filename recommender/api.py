@@ -13,6 +13,8 @@ from recommender.forms import ImageQueryForm
 
 QUERY_RATE = "30/m"
 TEXT_RATE = "120/m"
+# The web form and this API share one image-query budget per address (django-ratelimit group).
+QUERY_GROUP = "image-query"
 
 
 def error(status: int, message: str) -> JsonResponse:
@@ -21,7 +23,7 @@ def error(status: int, message: str) -> JsonResponse:
 
 @csrf_exempt  # an anonymous, side-effect-free query endpoint for scripts; nothing is stored
 @require_POST
-@ratelimit(key="ip", rate=QUERY_RATE, method="POST", block=False)
+@ratelimit(key="ip", rate=QUERY_RATE, method="POST", block=False, group=QUERY_GROUP)
 def search_image(request: HttpRequest) -> JsonResponse:
     if getattr(request, "limited", False):
         return error(429, f"too many queries; the limit is {QUERY_RATE} per address")

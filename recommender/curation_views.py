@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
 
 from ml.images import ImageError
 from recommender import selectors, services
@@ -18,8 +20,12 @@ from recommender.forms import (
     DecisionForm,
     ReportDuplicateForm,
 )
+from recommender.middleware import refusal
 from recommender.models import Artwork, AuditLog, DuplicatePair, Upload
-from recommender.roles import curator_required, staff_required
+from recommender.roles import curator_required, may_edit_artwork, staff_required, uploads_of
+
+# Visitors' duplicate reports each put a pair in the staff's queue: a budget per address.
+REPORT_RATE = "10/h"
 
 
 # --------------------------------------------------------------------------- curators
@@ -35,6 +41,10 @@ def upload_new(request: HttpRequest) -> HttpResponse:
             )
         except ImageError as exc:
             form.add_error("image", str(exc))
+        except services.AlreadyInCollection as exc:
+            messages.info(request, f"This exact file is already in the collection as this artwork; "
+                                   f"nothing was uploaded ({f.name}).")
+            return redirect(exc.artwork)
         else:
             return redirect(upload)
     status = 400 if request.method == "POST" else 200
@@ -47,22 +57,25 @@ def upload_bulk(request: HttpRequest) -> HttpResponse:
     form = BulkUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return render(request, "curation/upload_form.html", {"form": ArtworkUploadForm(), "bulk": form}, status=400)
-    files = []
-    for f in form.cleaned_data["files"]:
-        if f.size > settings.ARTSEARCH_MAX_UPLOAD_BYTES * (10 if f.name.lower().endswith(".zip") else 1):
-            messages.error(request, f"{f.name} is larger than the upload limit")
-            continue
-        files.append((f.name, f.read()))
-    batch, errors = services.bulk_upload(user=request.user, files=files,
-                                         max_file_bytes=settings.ARTSEARCH_MAX_UPLOAD_BYTES)
-    for e in errors:
-        messages.error(request, e)
-    return redirect("upload_batch", batch=batch)
+    report = services.bulk_upload(
+        user=request.user, files=form.cleaned_data["files"], max_file_bytes=settings.ARTSEARCH_MAX_UPLOAD_BYTES,
+        max_total_bytes=settings.ARTSEARCH_MAX_BULK_BYTES, max_pixels=settings.ARTSEARCH_MAX_PIXELS,
+        max_side=settings.ARTSEARCH_DECODE_MAX_SIDE,
+    )
+    if report.errors:
+        return render(request, "curation/upload_form.html",
+                      {"form": ArtworkUploadForm(), "bulk": form, "bulk_errors": report.errors}, status=400)
+    for line in report.skipped:
+        messages.info(request, line)
+    if not report.batch:
+        messages.warning(request, "Nothing new to upload: every file is already in the collection.")
+        return redirect("upload_new")
+    return redirect("upload_batch", batch=report.batch)
 
 
 @curator_required
 def upload_status(request: HttpRequest, pk: int) -> HttpResponse:
-    upload = get_object_or_404(Upload.objects.select_related("artwork", "image"), pk=pk)
+    upload = get_object_or_404(uploads_of(request.user).select_related("artwork", "image"), pk=pk)
     if request.GET.get("format") == "json":
         return JsonResponse(selectors.upload_state(upload))
     return render(request, "curation/upload_status.html", {
@@ -72,7 +85,9 @@ def upload_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @curator_required
 def upload_batch(request: HttpRequest, batch: str) -> HttpResponse:
-    uploads = list(Upload.objects.filter(batch=batch).select_related("artwork").order_by("id"))
+    uploads = list(uploads_of(request.user).filter(batch=batch).select_related("artwork").order_by("id"))
+    if not uploads:
+        raise Http404("no such batch of yours")
     progress = selectors.batch_progress(uploads)
     if request.GET.get("format") == "json":
         return JsonResponse(progress)
@@ -82,7 +97,7 @@ def upload_batch(request: HttpRequest, batch: str) -> HttpResponse:
 @curator_required
 @require_POST
 def upload_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    upload = get_object_or_404(Upload, pk=pk)
+    upload = get_object_or_404(uploads_of(request.user), pk=pk)
     try:
         services.upload_retry(upload=upload, user=request.user)
     except ValueError as exc:
@@ -93,7 +108,7 @@ def upload_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @curator_required
 @require_POST
 def upload_decide(request: HttpRequest, pk: int) -> HttpResponse:
-    upload = get_object_or_404(Upload, pk=pk)
+    upload = get_object_or_404(uploads_of(request.user), pk=pk)
     form = DecisionForm(request.POST)
     if form.is_valid():
         other = None
@@ -111,7 +126,11 @@ def upload_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --------------------------------------------------------------------------- visitors
 @require_POST
+@ratelimit(key="ip", rate=REPORT_RATE, method="POST", block=False)
 def report_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+    if getattr(request, "limited", False):
+        return refusal(request, 429, "Too many duplicate reports from your address; thank you, and try again "
+                                     "in an hour.", title="Too many reports")
     artwork = get_object_or_404(Artwork, pk=pk)
     form = ReportDuplicateForm(request.POST)
     if form.is_valid():
@@ -134,7 +153,9 @@ def report_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
 # --------------------------------------------------------------------------- staff
 @staff_required
 def review_queue(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status", DuplicatePair.Status.CANDIDATE)
+    status = request.GET.get("status") or DuplicatePair.Status.CANDIDATE
+    if status not in DuplicatePair.Status.values:
+        return refusal(request, 400, f"Unknown status; choose one of {', '.join(DuplicatePair.Status.values)}.")
     qs = selectors.review_queue(status=status)
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
     return render(request, "curation/review_queue.html", {"page": page, "status": status,
@@ -176,6 +197,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @curator_required
 def artwork_edit(request: HttpRequest, pk: int) -> HttpResponse:
     artwork = get_object_or_404(Artwork.objects.select_related("artist"), pk=pk)
+    if not may_edit_artwork(request.user, artwork):
+        raise PermissionDenied("this artwork came from another curator's upload; staff may edit it")
     curator_caption = artwork.captions.filter(source="curator").first()
     initial = {k: getattr(artwork, k) for k in services.UPLOAD_FIELDS}
     initial["artist"] = artwork.artist.name if artwork.artist else ""

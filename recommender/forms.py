@@ -4,20 +4,36 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils.functional import lazy
+
+from recommender.middleware import megabytes
+from recommender.services import FIELD_MAX_CHARS
+
+
+def _limit_text() -> str:
+    return f"JPEG, PNG, WebP, GIF, BMP or TIFF; up to {megabytes(settings.ARTSEARCH_MAX_UPLOAD_BYTES)}."
+
+
+def _too_large(f: Any) -> str:
+    """The size-limit message, in the same MB as the help text."""
+    return f"{f.name} is {f.size / 2**20:.1f} MB; the limit is {megabytes(settings.ARTSEARCH_MAX_UPLOAD_BYTES)}."
+
+
+def _char(name: str, **kwargs: Any) -> forms.CharField:
+    """A metadata field as long as the model's column (services.FIELD_MAX_CHARS)."""
+    return forms.CharField(max_length=FIELD_MAX_CHARS[name], **kwargs)
 
 
 class ImageQueryForm(forms.Form):
     image = forms.FileField(
-        help_text="JPEG, PNG, WebP, GIF, BMP or TIFF; up to 20 MB.",
+        help_text=lazy(_limit_text, str)(),
         widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
     )
 
     def clean_image(self) -> bytes:
         f = self.cleaned_data["image"]
         if f.size > settings.ARTSEARCH_MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(
-                f"The file is {f.size / 1e6:.1f} MB; the limit is {settings.ARTSEARCH_MAX_UPLOAD_BYTES / 1e6:.0f} MB."
-            )
+            raise forms.ValidationError(_too_large(f))
         data = f.read()
         if not data:
             raise forms.ValidationError("The file is empty.")
@@ -29,27 +45,26 @@ ALLOWED_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".
 
 def _check_upload(f: Any) -> None:
     if f.size > settings.ARTSEARCH_MAX_UPLOAD_BYTES:
-        raise forms.ValidationError(
-            f"{f.name} is {f.size / 1e6:.1f} MB; the limit is {settings.ARTSEARCH_MAX_UPLOAD_BYTES / 1e6:.0f} MB."
-        )
+        raise forms.ValidationError(_too_large(f))
     if not f.name.lower().endswith(ALLOWED_SUFFIXES):
         raise forms.ValidationError(f"{f.name}: allowed formats are {', '.join(ALLOWED_SUFFIXES)}.")
 
 
 class ArtworkUploadForm(forms.Form):
-    image = forms.FileField(widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
-    artist = forms.CharField(max_length=255, required=False,
-                             help_text="As in the catalogue, e.g. 'ANGELICO, Fra'; a new name creates an artist.")
-    title = forms.CharField(max_length=500)
-    date = forms.CharField(max_length=100, required=False)
-    technique = forms.CharField(max_length=500, required=False)
-    location = forms.CharField(max_length=500, required=False)
-    form = forms.CharField(max_length=64, required=False, label="Form", help_text="painting, sculpture, …")
-    type = forms.CharField(max_length=64, required=False, help_text="religious, portrait, landscape, …")
-    school = forms.CharField(max_length=64, required=False)
-    timeframe = forms.CharField(max_length=32, required=False, help_text="e.g. 1501-1550")
-    caption = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
-                              help_text="A description in your own words (used by text search).")
+    image = forms.FileField(widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+                            help_text=lazy(_limit_text, str)())
+    artist = _char("artist", required=False,
+                   help_text="As in the catalogue, e.g. 'ANGELICO, Fra'; a new name creates an artist.")
+    title = _char("title")
+    date = _char("date", required=False)
+    technique = _char("technique", required=False)
+    location = _char("location", required=False)
+    form = _char("form", required=False, label="Form", help_text="painting, sculpture, …")
+    type = _char("type", required=False, help_text="religious, portrait, landscape, …")
+    school = _char("school", required=False)
+    timeframe = _char("timeframe", required=False, help_text="e.g. 1501-1550")
+    caption = _char("caption", widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                    help_text="A description in your own words (used by text search).")
 
     def clean_image(self) -> Any:
         f = self.cleaned_data["image"]
@@ -76,7 +91,8 @@ class MultipleFileField(forms.FileField):
 class BulkUploadForm(forms.Form):
     files = MultipleFileField(
         help_text="Several images, or one .zip with the images and a manifest.csv "
-        "(columns: file, title, artist, date, technique, location, form, type, school, timeframe).",
+        "(columns: file, title, artist, date, technique, location, form, type, school, timeframe, caption). "
+        "Everything is checked first: one bad file or manifest row and nothing is saved.",
     )
 
 
@@ -99,14 +115,14 @@ class ReportDuplicateForm(forms.Form):
 
 
 class ArtworkEditForm(forms.Form):
-    artist = forms.CharField(max_length=255, required=False)
-    title = forms.CharField(max_length=500)
-    date = forms.CharField(max_length=100, required=False)
-    technique = forms.CharField(max_length=500, required=False)
-    location = forms.CharField(max_length=500, required=False)
-    form = forms.CharField(max_length=64, required=False, label="Form")
-    type = forms.CharField(max_length=64, required=False)
-    school = forms.CharField(max_length=64, required=False)
-    timeframe = forms.CharField(max_length=32, required=False)
-    caption = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
-                              help_text="Curator description (used by text search).")
+    artist = _char("artist", required=False)
+    title = _char("title")
+    date = _char("date", required=False)
+    technique = _char("technique", required=False)
+    location = _char("location", required=False)
+    form = _char("form", required=False, label="Form")
+    type = _char("type", required=False)
+    school = _char("school", required=False)
+    timeframe = _char("timeframe", required=False)
+    caption = _char("caption", widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                    help_text="Curator description (used by text search).")

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import logging
+import uuid
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,6 +250,35 @@ def audit(*, actor: Any, action: str, target: models.Model, **details: object) -
 
 # --------------------------------------------------------------------------- curator uploads
 UPLOAD_FIELDS = ("title", "date", "technique", "location", "form", "type", "school", "timeframe")
+CAPTION_MAX_CHARS = 5000
+# Longest value of each piece of upload metadata, from the models (the forms and the bulk
+# manifest check the same numbers).
+FIELD_MAX_CHARS: dict[str, int] = {
+    **{k: Artwork._meta.get_field(k).max_length for k in UPLOAD_FIELDS},  # type: ignore[union-attr]
+    "artist": Artist._meta.get_field("name").max_length,  # type: ignore[union-attr]
+    "caption": CAPTION_MAX_CHARS,
+}
+
+
+class AlreadyInCollection(ValueError):
+    """The very same bytes are already an image of `artwork`: nothing new to upload."""
+
+    def __init__(self, artwork: Artwork) -> None:
+        super().__init__(f"This exact file is already in the collection: “{artwork.title}” "
+                         f"(artwork {artwork.pk}, {artwork.get_absolute_url()}).")
+        self.artwork = artwork
+
+
+def metadata_problems(meta: dict[str, str]) -> list[str]:
+    """What is wrong with one upload's metadata (NUL bytes, values longer than the model takes)."""
+    problems = []
+    for key, limit in FIELD_MAX_CHARS.items():
+        value = meta.get(key) or ""
+        if "\x00" in value:
+            problems.append(f"{key} contains a NUL byte")
+        elif len(value.strip()) > limit:
+            problems.append(f"{key} is {len(value.strip())} characters; the limit is {limit}")
+    return problems
 
 
 @transaction.atomic
@@ -254,8 +286,12 @@ def artwork_upload(*, user: Any, data: bytes, source_name: str, metadata: dict[s
                    batch: str = "") -> Upload:
     """Create an artwork from a curator's upload and queue it for the workers.
 
-    Raises ImageError for a file that is not a usable image (nothing is stored then).
+    Raises ImageError for a file that is not a usable image and AlreadyInCollection for bytes
+    that are already an artwork's image (nothing is stored then).
     """
+    existing = ArtworkImage.objects.select_related("artwork").filter(sha256=hashlib.sha256(data).hexdigest()).first()
+    if existing is not None:
+        raise AlreadyInCollection(existing.artwork)
     # image_attach below validates the image; an ImageError rolls back everything made here.
     artist = None
     if artist_name.strip():
@@ -266,18 +302,11 @@ def artwork_upload(*, user: Any, data: bytes, source_name: str, metadata: dict[s
     if (metadata.get("caption") or "").strip():
         Caption.objects.create(artwork=artwork, source=Caption.Source.CURATOR, text=metadata["caption"].strip())
     image, created = image_attach(artwork=artwork, data=data, source_name=source_name)
-    upload = Upload.objects.create(artwork=artwork, uploaded_by=user if user.is_authenticated else None, batch=batch)
-    if not created:
-        # The very same file is already in the collection: no worker needed to know.
-        upload.stage = Upload.Stage.DONE
-        upload.decision = Upload.Decision.PENDING
-        upload.matches = [{"artwork_id": image.artwork_id, "image_id": image.pk, "verdict": "duplicate",
-                           "cosine": 1.0, "inliers": 0, "reason": "identical file already in the collection"}]
-        upload.save()
-    else:
-        upload.image = image
-        upload.save(update_fields=["image"])
-        transaction.on_commit(lambda: jobs.enqueue_upload(upload.pk))
+    if not created:  # a concurrent upload of the same bytes came first: roll this one back
+        raise AlreadyInCollection(image.artwork)
+    upload = Upload.objects.create(artwork=artwork, image=image, batch=batch,
+                                   uploaded_by=user if user.is_authenticated else None)
+    transaction.on_commit(lambda: jobs.enqueue_upload(upload.pk))
     audit(actor=user, action="upload", target=artwork, source_name=source_name, upload=upload.pk)
     return upload
 
@@ -418,56 +447,221 @@ def duplicate_report(*, artwork: Artwork, other: Artwork, user: Any, note: str =
 
 
 # --------------------------------------------------------------------------- bulk uploads
-MAX_ZIP_MEMBERS = 2000
-MAX_ZIP_BYTES = 1024 * 1024 * 1024
+MAX_BULK_ENTRIES = 2000
+MAX_MANIFEST_BYTES = 5 * 2**20
+# Zip bombs: an entry that inflates to more than this many times its compressed size, or a zip
+# whose entries do in all, is refused before it is read. JPEG, PNG and WebP barely compress; an
+# uncompressed TIFF or BMP reaches ~10x, a flat one more, hence the allowance for small entries.
+MAX_ENTRY_RATIO = 100
+MAX_TOTAL_RATIO = 50
+RATIO_FREE_BYTES = 2**20
+MANIFEST = "manifest.csv"
 
 
-def bulk_upload(*, user: Any, files: list[tuple[str, bytes]], max_file_bytes: int) -> tuple[str, list[str]]:
-    """Many images, or zips holding images and an optional manifest.csv. Returns (batch id,
-    per-file errors). Each good image becomes an upload in the batch; bad ones are reported."""
-    import io
-    import uuid
-    import zipfile
+@dataclass
+class BulkEntry:
+    """One image of a bulk upload: a loose file or a member of a zip, read when needed."""
 
-    batch = uuid.uuid4().hex[:12]
-    errors: list[str] = []
-    items: list[tuple[str, bytes, dict[str, str]]] = []
-    for name, data in files:
-        if not name.lower().endswith(".zip"):
-            items.append((name, data, {}))
+    label: str  # how reports name it: "one.jpg" or "batch.zip/one.jpg"
+    name: str  # the file name the upload keeps
+    source: Any  # the uploaded file (loose) or the open ZipFile
+    member: zipfile.ZipInfo | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+    line: int | None = None  # its manifest line
+
+    def read(self, cap: int) -> bytes:
+        """The entry's bytes, never more than `cap` + 1 of them (a longer entry is refused)."""
+        if self.member is None:
+            self.source.seek(0)
+            return self.source.read(cap + 1)
+        with self.source.open(self.member) as fh:
+            return fh.read(cap + 1)
+
+    def where(self) -> str:
+        return f"{self.label} ({MANIFEST} line {self.line})" if self.line else self.label
+
+
+@dataclass
+class BulkReport:
+    batch: str = ""  # empty when nothing was saved
+    errors: list[str] = field(default_factory=list)  # the batch was refused, nothing saved
+    skipped: list[str] = field(default_factory=list)  # files already in the collection
+    created: int = 0
+
+
+def _is_image_name(name: str) -> bool:
+    base = Path(name).name
+    return bool(base) and not base.startswith(".") and Path(base).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _zip_entries(label: str, zf: zipfile.ZipFile, *, max_file_bytes: int, errors: list[str]) -> list[BulkEntry]:
+    """The zip's images with their manifest rows, every problem appended to `errors`. Reads
+    nothing but the manifest (size-capped); entries are checked by their declared sizes."""
+    members = [m for m in zf.infolist() if not m.is_dir() and "__MACOSX/" not in m.filename]
+    entries: dict[str, BulkEntry] = {}
+    manifest = None
+    declared = compressed = 0
+    for m in members:
+        base = Path(m.filename).name
+        if base.lower() == MANIFEST and manifest is None:
+            manifest = m
+            cap = MAX_MANIFEST_BYTES
+        elif _is_image_name(m.filename):
+            cap = max_file_bytes
+        else:
+            continue  # a readme or the like: never read
+        where = f"{label}/{m.filename}"
+        if m.file_size > cap:
+            errors.append(f"{where}: {m.file_size / 2**20:.1f} MB; the limit is {cap / 2**20:.0f} MB")
+        elif m.file_size > RATIO_FREE_BYTES and m.file_size > MAX_ENTRY_RATIO * max(m.compress_size, 1):
+            errors.append(f"{where}: compressed {m.file_size // max(m.compress_size, 1)}:1, "
+                          f"more than the {MAX_ENTRY_RATIO}:1 a real image reaches (refused unread)")
+        declared += m.file_size
+        compressed += m.compress_size
+        if m is manifest:
             continue
+        if base in entries:
+            errors.append(f"{where}: a second file named {base} (names must be unique in a batch)")
+            continue
+        entries[base] = BulkEntry(label=where, name=base, source=zf, member=m)
+    if declared > RATIO_FREE_BYTES and declared > MAX_TOTAL_RATIO * max(compressed, 1):
+        errors.append(f"{label}: its files inflate {declared // max(compressed, 1)}:1 in all, more than "
+                      f"{MAX_TOTAL_RATIO}:1 (refused unread)")
+    if manifest is not None and not errors:
         try:
-            zf = zipfile.ZipFile(io.BytesIO(data))
-            members = [m for m in zf.infolist() if not m.is_dir()]
-            # Zip bombs: refuse by declared sizes before inflating anything.
-            if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-                errors.append(f"{name}: too many or too large files inside")
+            raw = zf.read(manifest)  # inflates to its declared size at most (checked above)
+        except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
+            errors.append(f"{label}/{manifest.filename}: cannot be read ({exc})")
+        else:
+            _apply_manifest(f"{label}/{manifest.filename}", raw, entries, errors)
+    return list(entries.values())
+
+
+def _apply_manifest(label: str, raw: bytes, entries: dict[str, BulkEntry], errors: list[str]) -> None:
+    """Attach each manifest row to its image; report every bad row by its line."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        errors.append(f"{label}: not UTF-8 text (byte {exc.start})")
+        return
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        if "file" not in (reader.fieldnames or []):
+            errors.append(f"{label}: needs a 'file' column (columns: file, {', '.join(FIELD_MAX_CHARS)})")
+            return
+        for row in reader:
+            line = reader.line_num
+            meta = {k.strip(): (v or "") for k, v in row.items() if isinstance(k, str) and isinstance(v, str)}
+            base = Path(meta.get("file", "").strip()).name
+            problems = metadata_problems(meta)
+            if not base:
+                problems.insert(0, "no file named")
+            elif base not in entries:
+                problems.insert(0, f"no image {base!r} in the zip")
+            elif entries[base].line is not None:
+                problems.insert(0, f"{base} is already described on line {entries[base].line}")
+            if problems:
+                errors.append(f"{label} line {line}: {'; '.join(problems)}")
                 continue
-            meta: dict[str, dict[str, str]] = {}
-            manifest = next((m for m in members if Path(m.filename).name.lower() == "manifest.csv"), None)
-            if manifest is not None:
-                text = zf.read(manifest).decode("utf-8-sig", errors="replace")
-                for row in csv.DictReader(io.StringIO(text)):
-                    key = Path((row.get("file") or "").strip()).name
-                    if key:
-                        meta[key] = {k: (v or "") for k, v in row.items() if k}
-            for m in members:
-                base = Path(m.filename).name
-                if base.startswith(".") or Path(base).suffix.lower() not in IMAGE_SUFFIXES:
-                    continue
-                if m.file_size > max_file_bytes:
-                    errors.append(f"{name}/{base}: larger than the upload limit")
-                    continue
-                items.append((base, zf.read(m), meta.get(base, {})))
-        except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-            errors.append(f"{name}: not a readable zip ({exc})")
-    for name, data, meta in items:
-        try:
-            artwork_upload(user=user, data=data, source_name=name, metadata=meta,
-                           artist_name=meta.get("artist", ""), batch=batch)
-        except ImageError as exc:
-            errors.append(f"{name}: {exc}")
-    return batch, errors
+            entries[base].meta, entries[base].line = meta, line
+    except csv.Error as exc:
+        errors.append(f"{label} line {reader.line_num}: {exc}")
+
+
+def _bulk_entries(files: Iterable[Any], *, max_file_bytes: int, errors: list[str],
+                  zips: list[zipfile.ZipFile]) -> list[BulkEntry]:
+    entries: list[BulkEntry] = []
+    for f in files:
+        name = Path(f.name or "").name
+        if name.lower().endswith(".zip"):
+            try:
+                zf = zipfile.ZipFile(f)
+            except (zipfile.BadZipFile, OSError, ValueError) as exc:
+                errors.append(f"{name}: not a readable zip ({exc})")
+                continue
+            zips.append(zf)
+            entries += _zip_entries(name, zf, max_file_bytes=max_file_bytes, errors=errors)
+        elif not _is_image_name(name):
+            errors.append(f"{name}: allowed formats are {', '.join(sorted(IMAGE_SUFFIXES))} and .zip")
+        elif f.size > max_file_bytes:
+            errors.append(f"{name}: {f.size / 2**20:.1f} MB; the limit is {max_file_bytes / 2**20:.0f} MB")
+        else:
+            entries.append(BulkEntry(label=name, name=name, source=f))
+    if len(entries) > MAX_BULK_ENTRIES:
+        errors.append(f"{len(entries)} images; a batch takes at most {MAX_BULK_ENTRIES}")
+    return entries
+
+
+def bulk_upload(*, user: Any, files: Iterable[Any], max_file_bytes: int, max_total_bytes: int,
+                max_pixels: int, max_side: int) -> BulkReport:
+    """Many images, or zips holding images and an optional manifest.csv (columns: file and the
+    metadata), as one batch of uploads: all of it or nothing.
+
+    Everything is checked before anything is saved: the manifest row by row (reported by line),
+    each zip entry by its declared size and compression ratio before it is read, then every image
+    read with a cap and decoded (at most `max_side` px, ml.images); one bad file refuses the whole
+    batch with every problem listed. Files whose bytes are already in the collection (or earlier
+    in the batch) are skipped and named. The good ones are then read again, one at a time, and
+    saved in one transaction. Memory: one entry (<= max_file_bytes) at a time, plus the manifest.
+    """
+    report = BulkReport()
+    zips: list[zipfile.ZipFile] = []
+    try:
+        entries = _bulk_entries(files, max_file_bytes=max_file_bytes, errors=report.errors, zips=zips)
+        if report.errors:
+            return report
+        digests: dict[int, str] = {}
+        total = 0
+        for i, entry in enumerate(entries):
+            try:
+                data = entry.read(max_file_bytes)
+            except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:  # RuntimeError: encrypted
+                report.errors.append(f"{entry.where()}: cannot be read ({exc})")
+                continue
+            total += len(data)
+            if len(data) > max_file_bytes:
+                report.errors.append(f"{entry.where()}: larger than the {max_file_bytes / 2**20:.0f} MB limit")
+            elif total > max_total_bytes:
+                report.errors.append(f"{entry.where()}: the batch unpacks to more than "
+                                     f"{max_total_bytes / 2**20:.0f} MB")
+                break
+            else:
+                try:
+                    decode_image(data, max_pixels=max_pixels, max_side=max_side)
+                except ImageError as exc:
+                    report.errors.append(f"{entry.where()}: {exc}")
+                else:
+                    digests[i] = hashlib.sha256(data).hexdigest()
+        if report.errors:
+            return report
+        known = dict(ArtworkImage.objects.filter(sha256__in=set(digests.values())).values_list("sha256", "artwork"))
+        first: dict[str, str] = {}
+        todo = []
+        for i, entry in enumerate(entries):
+            sha = digests[i]
+            if sha in known:
+                report.skipped.append(f"{entry.where()}: already in the collection as artwork {known[sha]} "
+                                      f"(/artworks/{known[sha]}/); not uploaded again")
+            elif sha in first:
+                report.skipped.append(f"{entry.where()}: the same file as {first[sha]}; uploaded once")
+            else:
+                first[sha] = entry.label
+                todo.append(entry)
+        if todo:
+            batch = uuid.uuid4().hex[:12]
+            try:
+                with transaction.atomic():
+                    for entry in todo:
+                        artwork_upload(user=user, data=entry.read(max_file_bytes), source_name=entry.name,
+                                       metadata=entry.meta, artist_name=entry.meta.get("artist", ""), batch=batch)
+            except (ImageError, AlreadyInCollection) as exc:  # changed under us since the check: none saved
+                report.errors.append(f"{entry.where()}: {exc}")
+                return report
+            report.batch, report.created = batch, len(todo)
+        return report
+    finally:
+        for zf in zips:
+            zf.close()
 
 
 @transaction.atomic

@@ -76,7 +76,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if ok else 503)
 
 
-@ratelimit(key="ip", rate=api.QUERY_RATE, method="POST", block=False)
+@ratelimit(key="ip", rate=api.QUERY_RATE, method="POST", block=False, group=api.QUERY_GROUP)
 def search_image(request: HttpRequest) -> HttpResponse:
     """Visitor upload: find the artwork in a photo and its look-alikes."""
     if request.method != "POST":

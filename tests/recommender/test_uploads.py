@@ -57,27 +57,30 @@ def test_valid_uploads_are_queued_with_exif_applied(curator: Client, demo_images
     page = curator.get(upload.get_absolute_url())
     assert page.status_code == 200 and b'data-stage="queued"' in page.content
     assert curator.get(upload.get_absolute_url() + "?format=json").json()["stage"] == "queued"
-    # The very same file again: an immediate duplicate warning, no second copy of the bytes.
+    # The very same file again: answered with the artwork that has it; nothing new is stored
+    # (it used to become a second, public artwork with no image).
     f = io.BytesIO(data)
     f.name = "again.jpg"
-    curator.post(reverse("upload_new"), {"image": f, "title": "Again"})
-    again = Upload.objects.order_by("-id").first()
-    assert again.decision == Upload.Decision.PENDING and again.matches[0]["artwork_id"] == upload.artwork_id
-    assert ArtworkImage.objects.count() == 1
-    r = curator.post(reverse("upload_decide", args=[again.pk]), {"decision": "withdrawn"}, follow=True)
-    assert r.status_code == 200 and not Artwork.objects.filter(title="Again").exists()
+    r = curator.post(reverse("upload_new"), {"image": f, "title": "Again"})
+    assert r.status_code == 302 and r["Location"] == upload.artwork.get_absolute_url()
+    assert curator.get(r["Location"]).status_code == 200
+    assert (Artwork.objects.count(), ArtworkImage.objects.count(), Upload.objects.count()) == (1, 1, 1)
+
+
+def _zip(name: str, entries: dict[str, bytes | str]) -> io.BytesIO:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for member, data in entries.items():
+            zf.writestr(member, data)
+    buf.seek(0)
+    buf.name = name
+    return buf
 
 
 def test_bulk_upload_of_a_zip_with_a_manifest(curator: Client, demo_images: list[Path]) -> None:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("manifest.csv", "file,title,artist,form\none.jpg,First piece,\"ACHEN, Hans von\",painting\n")
-        zf.writestr("one.jpg", demo_images[3].read_bytes())
-        zf.writestr("two.jpg", demo_images[4].read_bytes())
-        zf.writestr("broken.jpg", b"not really")
-        zf.writestr("readme.txt", "ignored")
-    buf.seek(0)
-    buf.name = "batch.zip"
+    manifest = "file,title,artist,form\none.jpg,First piece,\"ACHEN, Hans von\",painting\n"
+    buf = _zip("batch.zip", {"manifest.csv": manifest, "one.jpg": demo_images[3].read_bytes(),
+                             "two.jpg": demo_images[4].read_bytes(), "readme.txt": "ignored"})
     loose = io.BytesIO(demo_images[5].read_bytes())
     loose.name = "three.png.jpg"
     r = curator.post(reverse("upload_bulk"), {"files": [buf, loose]}, follow=True)
@@ -85,10 +88,59 @@ def test_bulk_upload_of_a_zip_with_a_manifest(curator: Client, demo_images: list
     assert Upload.objects.count() == 3
     first = Artwork.objects.get(title="First piece")
     assert first.form == "painting" and first.artist.name == "ACHEN, Hans von"
-    assert b"broken.jpg" in r.content  # reported, not stored
     batch = Upload.objects.first().batch
     progress = curator.get(reverse("upload_batch", args=[batch]) + "?format=json").json()
     assert progress["total"] == 3 and progress["finished"] == 0
+    # The same zip again, with one new file: the known ones are named with their artwork, the
+    # new one is uploaded.
+    again = _zip("again.zip", {"one.jpg": demo_images[3].read_bytes(), "four.jpg": demo_images[6].read_bytes()})
+    r = curator.post(reverse("upload_bulk"), {"files": [again]}, follow=True)
+    assert r.status_code == 200 and Upload.objects.count() == 4
+    assert f"already in the collection as artwork {first.pk}".encode() in r.content
+
+
+def test_one_bad_file_or_row_refuses_the_whole_batch_with_every_problem_listed(
+    curator: Client, demo_images: list[Path]
+) -> None:
+    manifest = ("file,title,artist\n"
+                "one.jpg,Fine,\n"
+                f"two.jpg,{'T' * 600},\n"
+                "three.jpg,Nul\x00byte,\n"
+                "missing.jpg,Nowhere,\n")
+    buf = _zip("batch.zip", {"manifest.csv": manifest, "one.jpg": demo_images[3].read_bytes(),
+                             "two.jpg": demo_images[4].read_bytes(), "three.jpg": demo_images[5].read_bytes(),
+                             "broken.jpg": b"not really"})
+    r = curator.post(reverse("upload_bulk"), {"files": [buf]})
+    assert r.status_code == 400
+    page = r.content.decode()
+    assert "Nothing was saved" in page
+    assert "manifest.csv line 3: title is 600 characters; the limit is 500" in page
+    assert "manifest.csv line 4: title contains a NUL byte" in page
+    assert "manifest.csv line 5: no image &#x27;missing.jpg&#x27; in the zip" in page
+    assert Artwork.objects.count() == 0 and Upload.objects.count() == 0
+    # With the manifest fixed, the broken image alone still refuses the batch.
+    buf = _zip("batch.zip", {"one.jpg": demo_images[3].read_bytes(), "broken.jpg": b"not really"})
+    r = curator.post(reverse("upload_bulk"), {"files": [buf]})
+    assert r.status_code == 400 and "batch.zip/broken.jpg: File is not a supported image" in r.content.decode()
+    assert Artwork.objects.count() == 0 and ArtworkImage.objects.count() == 0 and Upload.objects.count() == 0
+
+
+def test_zip_bombs_are_refused_by_their_declared_sizes_before_anything_is_inflated(
+    curator: Client, demo_images: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a zip entry was opened")
+
+    zeros = b"\0" * (5 * 2**20)  # 5 MiB of zeros deflate to ~5 kB: 1000:1
+    bomb = _zip("bomb.zip", {f"z{i}.jpg": zeros for i in range(3)})
+    big = _zip("big.zip", {"huge.jpg": b"\0" * (21 * 2**20)})
+    monkeypatch.setattr(zipfile.ZipFile, "open", no_reading)
+    r = curator.post(reverse("upload_bulk"), {"files": [bomb]})
+    assert r.status_code == 400
+    assert r.content.decode().count("more than the 100:1 a real image reaches") == 3
+    r = curator.post(reverse("upload_bulk"), {"files": [big]})
+    assert r.status_code == 400 and "big.zip/huge.jpg: 21.0 MB; the limit is 20 MB" in r.content.decode()
+    assert Upload.objects.count() == 0
 
 
 def test_curators_edit_artworks_and_the_edit_is_audited(curator: Client, users: dict[str, User]) -> None:  # noqa: F811
