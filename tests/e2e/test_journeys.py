@@ -123,7 +123,20 @@ def test_upload_a_photo_and_read_the_answer(
     base = live_server.url  # type: ignore[attr-defined]
     ids = list(ArtworkImage.objects.values_list("id", flat=True))
     jobs.enqueue_index(ids)
-    wait_indexed(ids, timeout=900)
+    # The indexing page follows the workers without reloading, and stops asking once done.
+    status = new_page()
+    polls: list[str] = []
+    status.on("request", lambda req: polls.append(req.url) if "format=json" in req.url else None)
+    status.goto(f"{base}/indexing/")
+    shots(status, "indexing")
+    expect(status.locator("#progress-rate")).to_have_text("Done: nothing is waiting.", timeout=900_000)
+    expect(status.locator("#progress-text")).to_contain_text(f"{N_IMAGES} of {N_IMAGES} images indexed")
+    shots(status, "indexing-done")
+    after = len(polls)
+    status.wait_for_timeout(5000)
+    assert len(polls) == after, "the indexing page kept polling after the work was done"
+    status.context.close()
+    wait_indexed(ids, timeout=60)
     original = ArtworkImage.objects.select_related("artwork__artist").order_by("-n_keypoints", "id").first()
     assert original is not None
     photo = tmp_path / "photo-of-a-painting.jpg"
