@@ -301,6 +301,8 @@ def upload_matches(upload: Upload) -> list[dict[str, object]]:
 
 
 def batch_progress(uploads: list[Upload]) -> dict[str, object]:
+    """What the batch page shows and polls: the counts, and each upload's stage (so the page
+    updates its list in place instead of reloading)."""
     total = len(uploads)
     finished = sum(u.stage in (Upload.Stage.DONE, Upload.Stage.FAILED) for u in uploads)
     return {
@@ -309,6 +311,8 @@ def batch_progress(uploads: list[Upload]) -> dict[str, object]:
         "failed": sum(u.stage == Upload.Stage.FAILED for u in uploads),
         "warnings": sum(u.decision == Upload.Decision.PENDING for u in uploads),
         "percent": int(100 * finished / total) if total else 100,
+        "items": [{"id": u.pk, "stage": u.stage, "stage_label": u.get_stage_display(),
+                   "possible_duplicate": u.decision == Upload.Decision.PENDING} for u in uploads],
     }
 
 

@@ -39,3 +39,29 @@ def test_training_and_evaluation_show_progress(indexed_with_vectors: list[Artwor
         out, err = _run("evaluate", "text", "--queries", str(queries), "--mode", "lexical")
         assert "queries: 100%" in err and "1/1" in err
         assert out.startswith("text evaluation (lexical) on 1 queries")
+
+
+def test_the_batch_page_polls_each_uploads_stage() -> None:
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+
+    from recommender import selectors
+    from recommender.models import Upload
+
+    carl = User.objects.create_user("carl", password="pw-carl")
+    carl.groups.add(Group.objects.get_or_create(name="curators")[0])
+    done = Upload.objects.create(uploaded_by=carl, batch="b1", stage=Upload.Stage.DONE,
+                                 decision=Upload.Decision.PENDING)
+    busy = Upload.objects.create(uploaded_by=carl, batch="b1", stage=Upload.Stage.FEATURES)
+    progress = selectors.batch_progress([done, busy])
+    assert (progress["total"], progress["finished"], progress["warnings"]) == (2, 1, 1)
+    assert progress["items"] == [
+        {"id": done.pk, "stage": "done", "stage_label": "Done", "possible_duplicate": True},
+        {"id": busy.pk, "stage": "features", "stage_label": "Computing features", "possible_duplicate": False},
+    ]
+    c = Client()
+    c.force_login(carl)
+    page = c.get("/upload/batch/b1/")
+    assert page.status_code == 200 and f'data-upload="{busy.pk}"'.encode() in page.content
+    assert "location.reload" not in page.content.decode()  # a finished batch stops asking, it does not reload
+    assert c.get("/upload/batch/b1/?format=json").json()["items"][1]["stage"] == "features"
