@@ -131,6 +131,11 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
                         "right_inliers": max((c.inliers for c in right), default=None),
                         "wrong_cosine": max((c.cosine for c in wrong), default=None),
                         "wrong_inliers": max((c.inliers for c in wrong), default=0),
+                        # The shortlist's best cosine, and the last pass that ran (passes stop once
+                        # a copy is found): what ARTSEARCH_FALLBACK_MIN_EVIDENCE is calibrated on.
+                        "evidence": round(res.evidence, 4),
+                        "last_pass": next((p for p in ("dense", "rotations", "deep") if p in res.timings), "verify"),
+                        "found": top == expected and res.verdict in (Verdict.DUPLICATE, Verdict.DETAIL),
                     })
                     outcomes.append(QueryOutcome(query_id=query_id, family=family, expected_artwork=expected,
                                                  expected_verdict=verdict, top1_artwork=top,
@@ -175,10 +180,27 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
         dense = sum("dense" in st for st in stages)
         report += ("\n\nmedian ms per stage: " + ", ".join(f"{n} {v * 1000:.0f}" for n, v in medians.items())
                    + f" (rotation retry in {retried}, dense re-match in {dense} of {len(stages)} queries)")
+    report += "\n\n" + fallback_evidence_report(evidence)
     if via_related:
         report += (f"\n\n{len(via_related)} hits were an original's known duplicate/detail in the collection "
                    f"(pairs found among the originals before the queries), counted as the original.")
     return summary, report, outcomes
+
+
+def fallback_evidence_report(evidence: list[dict[str, Any]]) -> str:
+    """How low the shortlist's evidence was for copies that only a fallback pass found, against
+    the evidence of images not in the collection: the basis of ARTSEARCH_FALLBACK_MIN_EVIDENCE."""
+    rescued = sorted(e["evidence"] for e in evidence
+                     if e["found"] and e["last_pass"] != "verify" and e["family"] != "distractor")
+    absent = sorted(e["evidence"] for e in evidence if e["family"] == "distractor")
+    if not rescued or not absent:
+        return "fallback evidence: too few rescued copies or distractors to calibrate"
+    floor = rescued[0]
+    skipped = sum(v < floor for v in absent)
+    return (f"fallback evidence: {len(rescued)} copies found only by a fallback pass, lowest evidence {floor:.3f} "
+            f"(5th lowest {rescued[min(4, len(rescued) - 1)]:.3f}); distractors' evidence p50 "
+            f"{absent[len(absent) // 2]:.3f}, {skipped} of {len(absent)} below {floor:.3f} "
+            f"(they would skip the fallback passes at ARTSEARCH_FALLBACK_MIN_EVIDENCE={floor:.3f})")
 
 
 def _known_pairs(image_ids: list[int], progress: Callable[[str], None]) -> dict[int, set[int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVectorField
@@ -9,11 +10,34 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.urls import reverse
+from pgvector.django import HalfVectorField as _HalfVectorField
 from pgvector.django import HnswIndex, VectorField
 
 FEATURE_DIM = 512
 TEXT_DIM = 384  # all-MiniLM-L6-v2
 JOINT_DIM = 256  # ml.joint projection
+
+
+class HalfVectorField(_HalfVectorField):
+    """pgvector's `halfvec`: 2 bytes a dimension in the table and its HNSW index (half of
+    `vector`), read back as float32 numpy like `VectorField`. Image vectors are unit-norm with
+    components well inside float16's range; a cosine computed from halves differs from the
+    float32 one by < 1e-3, far below any threshold the rules use."""
+
+    def from_db_value(self, value: object, expression: object, connection: object) -> np.ndarray | None:
+        return _float32(super().from_db_value(value, expression, connection))
+
+    def to_python(self, value: object) -> object:
+        if value is None or isinstance(value, (list, np.ndarray)):
+            return value
+        return _float32(super().to_python(value))
+
+
+def _float32(vec: object) -> np.ndarray | None:
+    """pgvector returns a list (text protocol) or a HalfVector (binary); both become float32."""
+    if vec is None:
+        return None
+    return np.asarray(vec.to_list() if hasattr(vec, "to_list") else vec, dtype=np.float32)
 
 
 def display_author(name: str) -> str:
@@ -112,7 +136,7 @@ class ArtworkImage(models.Model):
     height = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     error = models.TextField(blank=True)
-    embedding = VectorField(dimensions=FEATURE_DIM, null=True, blank=True)
+    embedding = HalfVectorField(dimensions=FEATURE_DIM, null=True, blank=True)
     model_version = models.CharField(max_length=120, blank=True, db_index=True)
     keypoints = models.BinaryField(null=True, blank=True, editable=False)
     n_keypoints = models.PositiveIntegerField(default=0)
@@ -127,13 +151,8 @@ class ArtworkImage(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            HnswIndex(
-                name="image_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
+            HnswIndex(name="image_embedding_hnsw", fields=["embedding"], m=16, ef_construction=64,
+                      opclasses=["halfvec_cosine_ops"]),
             HnswIndex(name="image_joint_hnsw", fields=["joint_embedding"], m=16, ef_construction=64,
                       opclasses=["vector_cosine_ops"]),
         ]
@@ -152,16 +171,30 @@ class ImageRegion(models.Model):
     """
 
     image = models.ForeignKey(ArtworkImage, on_delete=models.CASCADE, related_name="regions")
-    embedding = VectorField(dimensions=FEATURE_DIM)
+    embedding = HalfVectorField(dimensions=FEATURE_DIM)
 
     class Meta:
         indexes = [
             HnswIndex(name="region_embedding_hnsw", fields=["embedding"], m=16, ef_construction=64,
-                      opclasses=["vector_cosine_ops"]),
+                      opclasses=["halfvec_cosine_ops"]),
         ]
 
     def __str__(self) -> str:
         return f"region {self.pk} of image {self.image_id}"
+
+
+class DuplicateScan(models.Model):
+    """One run of the collection-wide duplicate scan (`find_duplicates`). An unfinished scan is
+    resumed by the next one: only images not checked since `started_at` are checked again."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"scan of {self.started_at:%Y-%m-%d %H:%M}" + ("" if self.finished_at else " (unfinished)")
 
 
 class DuplicatePair(models.Model):

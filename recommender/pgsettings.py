@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
 # What an extension setting that was never set in this session means.
-_DEFAULTS = {"hnsw.ef_search": "40"}
+_DEFAULTS = {"hnsw.ef_search": "40", "hnsw.iterative_scan": "off", "hnsw.max_scan_tuples": "20000"}
 
 
 @contextmanager

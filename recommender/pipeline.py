@@ -149,9 +149,7 @@ def query_embedding(data: bytes, rotations: bool = False) -> dict[str, Any]:
     rgb = decode_image(data, max_pixels=settings.ARTSEARCH_MAX_PIXELS)
     extractor = get_extractor()
     if rotations:
-        turned = [np.ascontiguousarray(np.rot90(rgb, k)) for k in (1, 2, 3)]
-        return {"rotated": [[float(x) for x in v] for v in extractor.extract(turned)],
-                "model_version": extractor.model_version}
+        return {"rotated": rotated_vectors(rgb), "model_version": extractor.model_version}
     res = extractor.extract_detailed([rgb])[0]
     return {
         "vector": [float(x) for x in res.vector],
@@ -161,6 +159,12 @@ def query_embedding(data: bytes, rotations: bool = False) -> dict[str, Any]:
         "cam": (res.cam * 255).astype("uint8").tolist() if res.cam is not None else None,
         "predictions": {t: [[c, float(p)] for c, p in preds] for t, preds in res.predictions.items()},
     }
+
+
+def rotated_vectors(rgb: np.ndarray) -> list[list[float]]:
+    """Global vectors of the image turned by 90, 180 and 270 degrees (three forward passes)."""
+    turned = [np.ascontiguousarray(np.rot90(rgb, k)) for k in (1, 2, 3)]
+    return [[float(x) for x in v] for v in get_extractor().extract(turned)]
 
 
 def _stage(upload_id: int, stage: str, **fields: Any) -> None:

@@ -88,6 +88,7 @@ class ImageQueryResult:
     matcher: QueryMatcher
     cam: np.ndarray | None = None
     predictions: dict[str, list[list[Any]]] = field(default_factory=dict)
+    evidence: float = 0.0  # the best global or regional cosine of the shortlist (copy_evidence)
 
     def as_json(self, *, limit: int = 20) -> dict[str, Any]:
         return {
@@ -95,6 +96,7 @@ class ImageQueryResult:
             "results": [c.as_json() for c in self.candidates[:limit]],
             "timings_ms": {k: round(v * 1000, 1) for k, v in self.timings.items()},
             "predictions": self.predictions,
+            "evidence": round(self.evidence, 4),
         }
 
 
@@ -103,14 +105,17 @@ REGION_DEPTH = 20
 
 
 @contextmanager
-def hnsw_scans(ef_search: int) -> Iterator[None]:
+def hnsw_scans(ef_search: int, *, filtered: bool = False) -> Iterator[None]:
     """Nearest-neighbour statements inside use the HNSW indexes, returning up to `ef_search` rows.
 
     On a small collection the planner prefers a sequential scan, which reads every stored vector
-    out of line (TOAST): 4 ms per search over 815 images here, against 0.3 ms through the index,
-    and the shortlist makes 42 of them (99 → 26 ms). HNSW returns at most ef_search rows, so a
-    top-100 needs ef_search >= 100. The previous values come back afterwards."""
-    with planner_settings(enable_seqscan="off", hnsw__ef_search=str(ef_search)):
+    out of line (TOAST) and costs ~10x an index scan here. An HNSW scan returns at most
+    ef_search rows, so a top-100 needs ef_search >= 100. `filtered`: the statement filters the
+    index's rows (model version, hidden duplicates), so pgvector's iterative scan goes on
+    past the first ef_search candidates until k rows pass the filter (relaxed order: the
+    caller sorts). The previous values come back afterwards."""
+    extra = {"hnsw__iterative_scan": "relaxed_order"} if filtered else {}
+    with planner_settings(enable_seqscan="off", hnsw__ef_search=str(ef_search), **extra):
         yield
 
 
@@ -120,7 +125,7 @@ def _regional_best(vectors: Sequence[Sequence[float]], *, depth: int = REGION_DE
     if not vectors:
         return {}
     sql = """
-        WITH q AS (SELECT v::vector(512) AS v FROM unnest(%s::text[]) AS t(v)),
+        WITH q AS (SELECT v::halfvec(512) AS v FROM unnest(%s::text[]) AS t(v)),
         hits AS (
             SELECT h.image_id, h.d FROM q CROSS JOIN LATERAL (
                 SELECT r.image_id, r.embedding <=> q.v AS d FROM recommender_imageregion r
@@ -163,7 +168,7 @@ def shortlist(vector: Iterable[float], *, model_version: str, k: int, exclude_im
         best = regional
     else:
         best = _regional_best([vector, *regions]) if regions else {}
-    with hnsw_scans(max(40, k)):
+    with hnsw_scans(max(40, k), filtered=True):
         rows = list(qs.annotate(distance=CosineDistance("embedding", vector)).order_by("distance")[:k])
     known = {img.pk for img in rows}
     extra = [pk for pk in best if pk not in known]
@@ -267,27 +272,53 @@ def collapse_groups(candidates: list[Candidate]) -> list[Candidate]:
     return out
 
 
-def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_image_id: int | None = None
-                ) -> ImageQueryResult:
-    """Run one image query. Raises ml.images.ImageError for an unusable upload (nothing stored)."""
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    rgb = decode_image(data, max_pixels=settings.ARTSEARCH_MAX_PIXELS)
-    timings["decode"] = time.perf_counter() - t0
+@dataclass
+class QueryVectors:
+    """What the CNN says about one image: its global vector, its regional vectors and the model
+    that made them (a query's from the `query` worker, a stored image's from its row)."""
 
-    t = time.perf_counter()
-    emb = embed(data)
-    timings["embed"] = time.perf_counter() - t
+    vector: list[float]
+    regions: list[list[float]]
+    model_version: str
 
+
+# The global vectors of the image turned by 90/180/270 degrees, computed only when asked.
+Rotator = Callable[[], list[list[float]]]
+
+
+def copy_evidence(items: list[tuple[ArtworkImage, float]], regional: dict[int, float]) -> float:
+    """The strongest CNN evidence the shortlist holds: the best global or regional cosine.
+
+    The fallback passes (deep shortlist, rotation retry, dense re-match) only run when this is
+    at least ARTSEARCH_FALLBACK_MIN_EVIDENCE: below it, `evaluate duplicates` found no copy
+    that those passes rescued, so an image that is not in the collection is answered after
+    one verification pass instead of four."""
+    best = max((cosine for _, cosine in items), default=-1.0)
+    return max(best, max(regional.values(), default=-1.0))
+
+
+def copies_find(*, rgb: np.ndarray, vectors: QueryVectors, rotated: Rotator | None,
+                exclude_image_id: int | None = None, k: int | None = None,
+                timings: dict[str, float] | None = None) -> tuple[list[Candidate], QueryMatcher, float]:
+    """Which indexed images are copies (duplicate or detail) of this image, and how the rest relate.
+
+    The one decision path: visitors' queries, curators' upload checks and the collection scan
+    all call it, with the same passes and thresholds. Returns every decided candidate (ranked,
+    not collapsed into duplicate groups), the query's ORB matcher and the CNN evidence.
+    Cost: one regional statement (2 HNSW searches per query vector), one top-k statement,
+    ORB/LSH matching of at most ARTSEARCH_VERIFY_TOP candidates; the fallback passes only when
+    nothing is found and the evidence allows it (see `copy_evidence`).
+    """
+    timings = {} if timings is None else timings
     t = time.perf_counter()
-    regions = emb.get("regions") or ()
-    regional = _regional_best([emb["vector"], *regions]) if regions else {}  # also for the deep shortlist
+    regional = _regional_best([vectors.vector, *vectors.regions]) if vectors.regions else {}
 
     def listed(depth: int) -> list[tuple[ArtworkImage, float]]:
-        return shortlist(emb["vector"], model_version=emb["model_version"], k=depth,
+        return shortlist(vectors.vector, model_version=vectors.model_version, k=depth,
                          exclude_image_id=exclude_image_id, regional=regional)
 
     items = listed(k or settings.ARTSEARCH_SHORTLIST)
+    evidence = copy_evidence(items, regional)
     timings["shortlist"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -295,7 +326,12 @@ def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_i
     matcher = QueryMatcher.from_image(rgb, conclusive_inliers=rules.N)
     verified = verify(matcher, items, rules)
     timings["verify"] = time.perf_counter() - t
-    if len(items) < settings.ARTSEARCH_DEEP_SHORTLIST and not any(c.verdict in _FOUND for c in verified):
+
+    def found() -> bool:
+        return any(c.verdict in _FOUND for c in verified)
+
+    fallbacks = evidence >= settings.ARTSEARCH_FALLBACK_MIN_EVIDENCE
+    if fallbacks and len(items) < settings.ARTSEARCH_DEEP_SHORTLIST and not found():
         # Nothing found among the verified top: match the rest of a deeper shortlist with the
         # same query keypoints and early-stop gates (~1 ms per unrelated candidate). ORB is
         # rotation invariant, so a sideways copy whose original is listed is found here too,
@@ -308,32 +344,48 @@ def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_i
         rest = [item for item in items if item[0].pk not in matched]
         verified = _replace(verified, verify(matcher, rest, rules, top=len(rest), exhaustive=0))
         timings["deep"] = time.perf_counter() - t
-    if settings.ARTSEARCH_ROTATION_FALLBACK and not any(c.verdict in _FOUND for c in verified):
-        # Nothing found: the query may be a sideways copy, whose CNN vector is far from its
-        # original's (ORB itself is rotation invariant). Only queries that found nothing pay
-        # for the three extra forward passes.
+    if fallbacks and rotated is not None and settings.ARTSEARCH_ROTATION_FALLBACK and not found():
+        # The query may be a sideways copy, whose CNN vector is far from its original's (ORB
+        # itself is rotation invariant): three more forward passes. Skip only the candidates
+        # already matched: the original of a sideways copy is often listed below the verified
+        # top, unmatched.
         t = time.perf_counter()
-        rot = embed(data, True)
-        # Skip only the candidates already matched: the original of a sideways copy is often in
-        # the shortlist below the verified top (rank 31-60 on the WGA evaluation), unmatched.
-        more = rotated_candidates(rot["rotated"], model_version=emb["model_version"],
+        more = rotated_candidates(rotated(), model_version=vectors.model_version,
                                   k=settings.ARTSEARCH_VERIFY_TOP,
                                   skip={c.image.pk for c in verified if c.match is not None},
                                   exclude_image_id=exclude_image_id)
         verified = _replace(verified, verify(matcher, more, rules))
         timings["rotations"] = time.perf_counter() - t
-    if settings.ARTSEARCH_DENSE_ORB_FEATURES and not any(c.verdict in _FOUND for c in verified):
-        # Still nothing: match the whole (deep) shortlist again with a denser query (more
-        # keypoints, the best 2 x ARTSEARCH_VERIFY_EXHAUSTIVE without early stops). A copy pasted into a
-        # bigger picture or under heavy text loses most of the query's 1000 keypoints to the
-        # rest of the picture; on the WGA evaluation this pass found 4 of 5 such 40 % pastes,
-        # 5 of 5 heavy-text copies and 6 more small details. Only queries that found nothing pay.
+    if fallbacks and settings.ARTSEARCH_DENSE_ORB_FEATURES and not found():
+        # Match the whole (deep) shortlist again with a denser query (more keypoints, the best
+        # 2 x ARTSEARCH_VERIFY_EXHAUSTIVE without early stops): a copy pasted into a bigger
+        # picture or under heavy text loses most of the query's 1000 keypoints to the rest of
+        # the picture.
         t = time.perf_counter()
         dense = QueryMatcher.from_image(rgb, n_features=settings.ARTSEARCH_DENSE_ORB_FEATURES,
                                         conclusive_inliers=rules.N)
         verified = _replace(verified, verify(dense, items, rules, top=len(items),
                                              exhaustive=2 * settings.ARTSEARCH_VERIFY_EXHAUSTIVE))
         timings["dense"] = time.perf_counter() - t
+    return verified, matcher, evidence
+
+
+def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_image_id: int | None = None
+                ) -> ImageQueryResult:
+    """Run one image query. Raises ml.images.ImageError for an unusable upload (nothing stored)."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    rgb = decode_image(data, max_pixels=settings.ARTSEARCH_MAX_PIXELS)
+    timings["decode"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    emb = embed(data)
+    timings["embed"] = time.perf_counter() - t
+    vectors = QueryVectors(vector=emb["vector"], regions=emb.get("regions") or [],
+                           model_version=emb["model_version"])
+    verified, matcher, evidence = copies_find(
+        rgb=rgb, vectors=vectors, rotated=lambda: embed(data, True)["rotated"],
+        exclude_image_id=exclude_image_id, k=k, timings=timings)
     candidates = collapse_groups(verified)
     timings["total"] = time.perf_counter() - t0
 
@@ -346,6 +398,7 @@ def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_i
         matcher=matcher,
         cam=cam,
         predictions=emb.get("predictions") or {},
+        evidence=evidence,
     )
 
 

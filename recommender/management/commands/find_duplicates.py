@@ -4,21 +4,33 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from tqdm import tqdm
 
 from recommender.duplicates import duplicates_scan
 
 
 class Command(BaseCommand):
-    help = "Run the shortlist + threshold rules over the collection and store duplicate/detail candidate pairs."
+    help = ("Check indexed images for copies with the image query's own decision path and store the "
+            "duplicate/detail pairs. A full scan killed half-way is resumed by the next full scan.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--new", action="store_true", help="only images not scanned yet (incremental)")
-        parser.add_argument("--shortlist", type=int, default=100)
+        parser.add_argument("--shortlist", type=int, default=None,
+                            help="candidates per image (default ARTSEARCH_SHORTLIST)")
 
-    def handle(self, *args: Any, new: bool, shortlist: int, **options: Any) -> None:
+    def handle(self, *args: Any, new: bool, shortlist: int | None, **options: Any) -> None:
         t0 = time.perf_counter()
-        out = duplicates_scan(only_new=new, k=shortlist)
+        bar = tqdm(unit="img", desc="duplicate scan", disable=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        out = duplicates_scan(only_new=new, k=shortlist, progress=progress)
+        bar.close()
+        seconds = time.perf_counter() - t0
+        per = f", {1000 * seconds / out.scanned:.0f} ms per image" if out.scanned else ""
         self.stdout.write(
-            f"scanned {out.scanned} images, {out.pairs} duplicate/detail matches, {out.failed} unreadable, "
-            f"in {time.perf_counter() - t0:.1f}s"
+            f"{'resumed an unfinished scan: ' if out.resumed else ''}scanned {out.scanned} images, "
+            f"{out.pairs} duplicate/detail matches, {out.failed} unreadable, in {seconds:.1f}s{per}"
         )
