@@ -285,6 +285,9 @@ ARTSEARCH_ROTATION_FALLBACK = envbool("ARTSEARCH_ROTATION_FALLBACK", "1")
 # ...and if it still found nothing, its whole shortlist is matched again with this many query
 # keypoints (0: off); see search.image_query.
 ARTSEARCH_DENSE_ORB_FEATURES = envint("ARTSEARCH_DENSE_ORB_FEATURES", "3000")
+# The fallback passes (deep, rotations, dense) run only when the shortlist's best global or
+# regional cosine reaches this; calibrated by `evaluate duplicates` (README, Figures). 0 = always.
+ARTSEARCH_FALLBACK_MIN_EVIDENCE = envfloat("ARTSEARCH_FALLBACK_MIN_EVIDENCE", "0")
 ARTSEARCH_QUERY_TIMEOUT = envfloat("ARTSEARCH_QUERY_TIMEOUT", "60")
 # Threshold rules (ml.rules.Thresholds); defaults from the original WGA study.
 ARTSEARCH_THRESHOLDS = {
