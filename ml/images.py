@@ -31,6 +31,7 @@ __all__ = [
     "decode_image",
     "decode_image_file",
     "image_size_ok",
+    "oriented_size",
 ]
 
 logger = logging.getLogger(__name__)
@@ -242,6 +243,21 @@ def decode_image(
                                                 reducing_gap=2.0)
             rgb = np.ascontiguousarray(np.asarray(small, dtype=np.uint8))
         return rgb
+    finally:
+        im.close()
+
+
+def oriented_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of the stored image as shown, EXIF orientation applied, from the header
+    alone (no pixel is decoded). Raises :class:`ImageError` like :func:`decode_image`."""
+    im = _open_header(data)
+    try:
+        width, height = im.size
+        try:
+            turned = im.getexif().get(0x0112) in (5, 6, 7, 8)  # orientations that swap the sides
+        except Exception:  # an unreadable EXIF block is ignored, as when decoding
+            turned = False
+        return (height, width) if turned else (width, height)
     finally:
         im.close()
 

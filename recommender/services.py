@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ml.images import ImageError, decode_image
+from ml.images import ImageError, decode_image, oriented_size
 from recommender import jobs, sweeper
 from recommender.catalogue import CatalogueRow, RowError
 from recommender.models import Artist, Artwork, ArtworkImage, AuditLog, Caption, DuplicatePair, Upload
@@ -117,11 +118,13 @@ def image_attach(*, artwork: Artwork, data: bytes, source_name: str) -> tuple[Ar
     found = ArtworkImage.objects.filter(sha256=sha).first()
     if found is not None:
         return found, False
-    rgb = decode_image(data)
+    # Validated by decoding at most ARTSEARCH_DECODE_MAX_SIDE px on a side (this runs in the web
+    # process for uploads; the workers decode the stored file themselves); the size recorded is
+    # the stored image's.
+    decode_image(data, max_pixels=settings.ARTSEARCH_MAX_PIXELS, max_side=settings.ARTSEARCH_DECODE_MAX_SIDE)
+    width, height = oriented_size(data)
     safe_name = Path(source_name).name or "image"
-    image = ArtworkImage(
-        artwork=artwork, source_name=safe_name, sha256=sha, height=rgb.shape[0], width=rgb.shape[1]
-    )
+    image = ArtworkImage(artwork=artwork, source_name=safe_name, sha256=sha, height=height, width=width)
     # The stored file keeps its original name, under a folder named by the content hash. A file
     # already there holds these very bytes (left by an earlier, rolled-back attempt): reuse it
     # rather than let the storage invent a new name.

@@ -206,3 +206,13 @@ def test_max_side_keeps_the_bomb_check(no_pixel_decoding: None) -> None:
     with pytest.raises(ImageError) as err:
         decode_image(_bomb_png(20_000, 20_000), max_side=256)
     assert err.value.code == "too_large"
+
+
+def test_oriented_size_reads_the_header_and_the_exif_turn_only(no_pixel_decoding: None) -> None:
+    from ml.images import oriented_size
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: shown turned by 90 degrees
+    turned = _encode(Image.new("RGB", (60, 40)), "JPEG", exif=exif.tobytes())
+    assert oriented_size(turned) == (40, 60)
+    assert oriented_size(_encode(Image.new("RGB", (60, 40)), "PNG")) == (60, 40)
