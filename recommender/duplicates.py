@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -51,7 +52,8 @@ def image_copies(image: ArtworkImage, *, k: int | None = None) -> list[Candidate
     Cost: one image decode plus `copies_find` (its fallback passes, the rotation retry's three
     CNN forward passes included, only when nothing is found and the evidence allows it)."""
     with image.file.open("rb") as fh:
-        rgb = decode_image(fh.read())
+        rgb = decode_image(fh.read(), max_pixels=settings.ARTSEARCH_MAX_PIXELS,
+                           max_side=settings.ARTSEARCH_DECODE_MAX_SIDE)
     verified, _, _ = copies_find(rgb=rgb, vectors=stored_vectors(image), rotated=_rotator(rgb),
                                  exclude_image_id=image.pk, k=k)
     # Two images of one artwork are not a duplicate to review.

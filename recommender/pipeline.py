@@ -77,7 +77,8 @@ def image_index_batch(image_ids: Sequence[int], *, force: bool = False,
             continue
         try:
             with row.file.open("rb") as fh:
-                rgb = decode_image(fh.read(), max_pixels=settings.ARTSEARCH_MAX_PIXELS)
+                rgb = decode_image(fh.read(), max_pixels=settings.ARTSEARCH_MAX_PIXELS,
+                                   max_side=settings.ARTSEARCH_DECODE_MAX_SIDE)
         except (ImageError, OSError) as exc:
             ArtworkImage.objects.filter(pk=row.pk).update(
                 status=ArtworkImage.Status.FAILED, error=str(exc)[:2000], indexed_at=timezone.now()
@@ -146,7 +147,7 @@ def query_embedding(data: bytes, rotations: bool = False) -> dict[str, Any]:
     ``rotations=True`` instead returns only the global vectors of the image turned by 90, 180
     and 270 degrees (``rotated``): VGG16 features are not rotation invariant, so a sideways
     copy is found by turning the query back (see ``search.image_query``)."""
-    rgb = decode_image(data, max_pixels=settings.ARTSEARCH_MAX_PIXELS)
+    rgb = decode_image(data, max_pixels=settings.ARTSEARCH_MAX_PIXELS, max_side=settings.ARTSEARCH_DECODE_MAX_SIDE)
     extractor = get_extractor()
     if rotations:
         return {"rotated": rotated_vectors(rgb), "model_version": extractor.model_version}

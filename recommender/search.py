@@ -375,7 +375,7 @@ def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_i
     """Run one image query. Raises ml.images.ImageError for an unusable upload (nothing stored)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    rgb = decode_image(data, max_pixels=settings.ARTSEARCH_MAX_PIXELS)
+    rgb = decode_image(data, max_pixels=settings.ARTSEARCH_MAX_PIXELS, max_side=settings.ARTSEARCH_DECODE_MAX_SIDE)
     timings["decode"] = time.perf_counter() - t0
 
     t = time.perf_counter()
