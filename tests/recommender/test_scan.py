@@ -85,3 +85,24 @@ def test_new_only_checks_images_never_checked(collection: list[ArtworkImage]) ->
     out = duplicates_scan(only_new=True)
     assert out.scanned == 1 and out.pairs == 1
     assert not DuplicateScan.objects.exists()  # --new is incremental by itself: no scan record
+
+
+@pytest.mark.parametrize(("bound", "fallbacks"), [(0.0, True), (0.5, False)])
+def test_fallback_passes_run_only_when_the_evidence_reaches_the_bound(
+        collection: list[ArtworkImage], demo_images: list[Path], bound: float, fallbacks: bool) -> None:
+    """An image unlike anything stored (its best cosine ~0) skips the deep and dense passes once
+    ARTSEARCH_FALLBACK_MIN_EVIDENCE is above that evidence; at 0 every pass runs."""
+    from recommender.search import QueryVectors, copies_find
+
+    rng = np.random.default_rng(9)
+    vector = rng.normal(size=512)
+    vector /= np.linalg.norm(vector)
+    timings: dict[str, float] = {}
+    with override_settings(ARTSEARCH_FALLBACK_MIN_EVIDENCE=bound):
+        verified, _, evidence = copies_find(
+            rgb=decode_image(demo_images[20].read_bytes()),
+            vectors=QueryVectors(vector=vector.tolist(), regions=[], model_version=MODEL),
+            rotated=None, timings=timings)
+    assert evidence < 0.5
+    assert ("deep" in timings) is fallbacks and ("dense" in timings) is fallbacks
+    assert not any(c.verdict in ("duplicate", "detail") for c in verified)
