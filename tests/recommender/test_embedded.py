@@ -35,3 +35,14 @@ def test_servers_are_started_once_and_reused() -> None:
     assert (home / "redis" / "redis.pid").read_text() == redis_pid
     # Unix sockets only: nothing of ours listens on TCP (the machine's own 5432/6379 stay theirs).
     assert "port 0" in (home / "redis" / "redis.conf").read_text()
+
+
+@pytest.mark.django_db
+def test_the_embedded_server_is_sized_from_the_machine() -> None:
+    memory_settings = embedded.memory_settings
+    wanted = memory_settings(24 * 1024**3, 2)
+    assert wanted["shared_buffers"] == "6144MB" and wanted["maintenance_work_mem"] == "3072MB"
+    assert memory_settings(1024**3, 1)["maintenance_work_mem"] == "128MB"
+    with connection.cursor() as cur:  # written by the server start (ALTER SYSTEM), live after the reload
+        cur.execute("SELECT setting FROM pg_file_settings WHERE name = 'maintenance_work_mem' AND applied")
+        assert cur.fetchone() is not None
