@@ -158,7 +158,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --------------------------------------------------------------------------- redis / celery
 if os.getenv("REDIS_URL"):
     REDIS_URL = os.environ["REDIS_URL"]
-    CELERY_BROKER_URL = REDIS_URL
+    # redis-py writes a Unix socket as unix:///path, kombu as redis+socket:///path.
+    _u = urlparse(REDIS_URL)
+    CELERY_BROKER_URL = f"redis+socket://{_u.path}" if _u.scheme == "unix" else REDIS_URL
 else:
     from artsearch.embedded import ensure_redis
 
