@@ -9,6 +9,7 @@ seconds whether a worker serves a queue and answers at once when none does (reco
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -34,8 +35,10 @@ HEARTBEAT_INTERVAL_S = 1.0
 HEARTBEAT_STALE_S = 3.0
 
 
+@functools.cache
 def redis_client(timeout: float = 1.0) -> Any:
-    """A Redis client on the broker's Redis with short timeouts (a dead Redis fails in ~1 s, not 20)."""
+    """A Redis client on the broker's Redis with short timeouts (a dead Redis fails in ~1 s, not 20).
+    One per process and timeout (thread-safe; its pool reconnects after Redis restarts)."""
     import redis
     from django.conf import settings
 
@@ -43,19 +46,22 @@ def redis_client(timeout: float = 1.0) -> Any:
 
 
 class Heartbeat(bootsteps.StartStopStep):
-    """Consumer step: once the worker consumes its queues, record `now` under each queue's key every
-    HEARTBEAT_INTERVAL_S; on a clean stop (or lost broker connection) remove it at once."""
+    """Consumer step: once the worker consumes its queues and a pool process is ready (warmed up),
+    record `now` under each queue's key every HEARTBEAT_INTERVAL_S; on a clean stop (or lost broker
+    connection) remove it at once."""
 
     requires = {"celery.worker.consumer.tasks:Tasks"}
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
         self.tref: Any = None
+        self.parent: Any = None
         self.client: Any = None
         self.keys: list[str] = []
         self.name = ""
 
     def start(self, parent: Any) -> None:
+        self.parent = parent
         self.client = redis_client()
         self.name = parent.hostname
         self.keys = [HEARTBEAT_KEY.format(queue=q) for q in parent.app.amqp.queues.consume_from]
@@ -63,6 +69,8 @@ class Heartbeat(bootsteps.StartStopStep):
         self.tref = parent.timer.call_repeatedly(HEARTBEAT_INTERVAL_S, self.beat, priority=10)
 
     def beat(self) -> None:
+        if not _pool_ready(self.parent):
+            return  # every pool process is still warming up: tasks sent now would wait for it
         now = time.time()
         try:
             pipe = self.client.pipeline(transaction=False)
@@ -89,6 +97,14 @@ class Heartbeat(bootsteps.StartStopStep):
 
 
 app.steps["consumer"].add(Heartbeat)
+
+
+def _pool_ready(consumer: Any) -> bool:
+    """Whether some pool process takes work now. A prefork process counts once it has sent its UP
+    message, i.e. after worker_process_init (the warm-up below); other pools always count."""
+    inner = getattr(getattr(consumer, "pool", None), "_pool", None)
+    inqueues = getattr(inner, "_all_inqueues", None)
+    return inqueues is None or len(inqueues) > 0
 
 
 @worker_process_init.connect

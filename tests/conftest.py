@@ -69,13 +69,24 @@ class WorkerProcess:
                                          start_new_session=True)
         from artsearch.celery import app
 
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300  # the query pool process's warm-up included
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{self.log.read_text()[-3000:]}")
             if app.control.ping(timeout=0.5):
+                break
+        else:
+            raise RuntimeError(f"worker did not answer a ping:\n{self.log.read_text()[-3000:]}")
+        # A query worker beats (and the web sends it queries) once a pool process has warmed up.
+        from recommender import health
+
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log.read_text()[-3000:]}")
+            if all(health.live_workers(q) for q in queues.split(",")):
                 return
-        raise RuntimeError(f"worker did not answer a ping:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        raise RuntimeError(f"worker never wrote its heartbeat:\n{self.log.read_text()[-3000:]}")
 
     def kill(self, sig: int) -> None:
         assert self.proc is not None

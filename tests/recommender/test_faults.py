@@ -131,6 +131,7 @@ def test_a_replacement_pool_process_warms_up_before_it_takes_work(worker) -> Non
     _wait(lambda: any(int(p) != old for p in pattern.findall(worker.log.read_text())
                       if int(p) in {c.pid for c in psutil.Process(worker.proc.pid).children()}),
           "the replacement's warm-up", timeout=300)
+    _wait(lambda: health.worker_alive("query"), "the heartbeat of the warmed replacement")
     assert len(jobs.embed_text("a harbour at dusk")) == 384
 
 
