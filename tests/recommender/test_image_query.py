@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from PIL import Image, ImageOps
 
 from artsearch.celery import app
 from ml.perturb import PERTURBATIONS, detail, paste
-from recommender import jobs, selectors
+from recommender import health, jobs, selectors
 from recommender.models import ArtworkImage, DuplicatePair
 from recommender.services import images_import_folder
 from tests.recommender.bad_images import awkward_but_valid, invalid_inputs
@@ -73,7 +74,9 @@ def test_queries_find_edited_copies_and_refuse_bad_input(indexed: list[ArtworkIm
     background = np.asarray(Image.open(sorted(stranger.glob("*.jpg"))[150]).convert("RGB"))
     for name, fn, verdict in (("pasted", paste(0.40), "duplicate"), ("detail", detail(0.25), "detail")):
         data = _jpeg(Image.fromarray(fn(rgb, np.random.default_rng(1), background)))
-        body = c.post(reverse("api_search_image"), {"image": io.BytesIO(data)}, format="multipart").json()
+        r = c.post(reverse("api_search_image"), {"image": io.BytesIO(data)}, format="multipart")
+        assert r.status_code == 200, (name, r.content)
+        body = r.json()
         assert body["results"][0]["artwork_id"] == original.artwork_id, (name, body["results"][:2])
         assert body["results"][0]["verdict"] == verdict, (name, body["results"][0])
     # A different artwork is never called a duplicate of anything.
@@ -174,3 +177,44 @@ def test_find_duplicates_groups_copies_in_recommendations(indexed: list[ArtworkI
             break
     else:
         pytest.fail("the group never showed up")
+
+
+def test_curator_uploads_are_flagged_exactly_as_a_visitors_query_of_the_same_file(indexed: list[ArtworkImage]) -> None:
+    """One decision path: a sideways copy and a 15 % detail uploaded by a curator get the same
+    copies, with the same verdicts, as a visitor's query of the same bytes."""
+    from django.contrib.auth.models import Group, User
+    from django.db import transaction
+
+    from recommender.models import Upload
+    from recommender.services import artwork_upload
+
+    curator = User.objects.create_user("cora", password="pw")
+    curator.groups.add(Group.objects.get_or_create(name="curators")[0])
+    original = indexed[7]
+    src = Image.open(original.file.path).convert("RGB")
+    files = {
+        "sideways.jpg": _jpeg(src.rotate(90, expand=True)),
+        "detail.jpg": _jpeg(Image.fromarray(detail(0.15)(np.asarray(src), np.random.default_rng(4), np.asarray(src)))),
+    }
+    c = Client()
+    for name, data in files.items():
+        # The test's one worker process also runs the upload; wait for its heartbeat to be fresh.
+        deadline = time.monotonic() + 60
+        while not health.worker_alive("query"):
+            assert time.monotonic() < deadline, "the query worker stopped beating"
+            time.sleep(0.5)
+        r = c.post(reverse("api_search_image"), {"image": io.BytesIO(data)}, format="multipart")
+        assert r.status_code == 200, (name, r.content)
+        body = r.json()
+        visitor = {(r["artwork_id"], r["verdict"]) for r in body["results"] if r["verdict"] in ("duplicate", "detail")}
+        assert (original.artwork_id, "duplicate" if name == "sideways.jpg" else "detail") in visitor, (name, body)
+        with transaction.atomic():
+            upload = artwork_upload(user=curator, data=data, source_name=name, metadata={"title": name})
+        deadline = time.monotonic() + 600
+        while Upload.objects.get(pk=upload.pk).stage not in (Upload.Stage.DONE, Upload.Stage.FAILED):
+            assert time.monotonic() < deadline, "upload not processed in 600 s"
+            time.sleep(0.5)
+        upload = Upload.objects.get(pk=upload.pk)
+        assert upload.stage == Upload.Stage.DONE and upload.decision == Upload.Decision.PENDING, upload.error
+        assert {(m["artwork_id"], m["verdict"]) for m in upload.matches} == visitor, name
+        cache.clear()
