@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
 from ml.images import ImageError
-from recommender import selectors, services
+from recommender import presentation, selectors, services
+from recommender.exceptions import ApplicationError
 from recommender.forms import (
     ArtworkEditForm,
     ArtworkUploadForm,
@@ -100,7 +101,7 @@ def upload_retry(request: HttpRequest, pk: int) -> HttpResponse:
     upload = get_object_or_404(uploads_of(request.user), pk=pk)
     try:
         services.upload_retry(upload=upload, user=request.user)
-    except ValueError as exc:
+    except ApplicationError as exc:
         messages.error(request, str(exc))
     return redirect(upload)
 
@@ -117,7 +118,7 @@ def upload_decide(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.upload_decide(upload=upload, user=request.user, decision=form.cleaned_data["decision"],
                                    duplicate_of=other)
-        except ValueError as exc:
+        except ApplicationError as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, Upload.Decision(form.cleaned_data["decision"]).label)
@@ -141,7 +142,7 @@ def report_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 services.duplicate_report(artwork=artwork, other=other, user=request.user,
                                           note=form.cleaned_data["note"])
-            except ValueError as exc:
+            except ApplicationError as exc:
                 messages.error(request, str(exc))
             else:
                 messages.success(request, "Thank you: staff will review this pair.")
@@ -178,13 +179,13 @@ def review_pair(request: HttpRequest, pk: int) -> HttpResponse:
             elif action == "undo":
                 services.pair_undo(pair=pair, user=request.user)
             else:
-                raise ValueError(f"unknown action {action!r}")
-        except ValueError as exc:
+                raise ApplicationError(f"unknown action {action!r}")
+        except ApplicationError as exc:
             messages.error(request, str(exc))
             return redirect("review_pair", pk=pair.pk)
         messages.success(request, f"Pair {pair.pk}: {action} done.")
         return redirect("review_queue")
-    return render(request, "curation/review_pair.html", {"pair": pair, "evidence": selectors.pair_evidence(pair),
+    return render(request, "curation/review_pair.html", {"pair": pair, "evidence": presentation.pair_picture(pair),
                                                         "log": selectors.audit_for(pair)})
 
 

@@ -3,6 +3,7 @@ matches for the candidates called duplicate or detail. cv2 only (no torch)."""
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,11 +13,15 @@ import numpy as np
 
 from ml.images import ImageError, decode_image
 from ml.rules import Verdict
-from recommender.models import Artwork
-from recommender.search import Candidate, ImageQueryResult, png_data_uri, thresholds
+from recommender.models import Artwork, DuplicatePair
+from recommender.search import Candidate, ImageQueryResult, thresholds
 
 logger = logging.getLogger(__name__)
 MAX_EVIDENCE = 3
+
+
+def png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _thumbnail_uri(rgb: np.ndarray, max_side: int = 480) -> str:
@@ -51,8 +56,10 @@ def query_pictures(result: ImageQueryResult) -> dict[str, Any]:
     return ctx
 
 
-def pair_picture(pair: Any) -> str | None:
-    """Inlier matches between the two images of a duplicate pair (PNG data URI), or None."""
+def pair_picture(pair: DuplicatePair) -> str | None:
+    """Inlier matches between the two images of a duplicate pair (PNG data URI), or None.
+    Decodes both stored images and runs ORB + RANSAC (tens of ms): called by the review view
+    for the one pair on the page."""
     try:
         with pair.image_a.file.open("rb") as fh:
             a = decode_image(fh.read())

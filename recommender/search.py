@@ -5,7 +5,6 @@ duplicate group. Runs in the web process: no torch here (the embedding comes fro
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from ml.keypoints import Keypoints, MatchResult, QueryMatcher
 from ml.rules import Decision, Thresholds, Verdict, overall_verdict
 from recommender.models import Artwork, ArtworkImage
 from recommender.pgsettings import planner_settings
-from recommender.selectors import duplicate_groups
+from recommender.selectors import collapse_groups
 
 # (image bytes, rotations) -> vectors; see recommender.pipeline.query_embedding
 Embedder = Callable[[bytes, bool], dict[str, Any]]
@@ -253,25 +252,6 @@ def rotated_candidates(vectors: Sequence[Sequence[float]], *, model_version: str
     return sorted(((img, best[img.pk]) for img in rows), key=lambda item: -item[1])[:k]
 
 
-def collapse_groups(candidates: list[Candidate]) -> list[Candidate]:
-    """One entry per duplicate group (the best-ranked member), others listed as `also`.
-    Several images of one artwork count as one group too."""
-    groups = duplicate_groups(c.image.pk for c in candidates)
-    by_artwork: dict[int, int] = {}
-    kept: dict[int, Candidate] = {}
-    out: list[Candidate] = []
-    for c in candidates:
-        root = groups.get(c.image.pk, c.image.pk)
-        root = by_artwork.setdefault(c.artwork.pk, root)
-        if root in kept:
-            if c.artwork.pk != kept[root].artwork.pk and c.artwork not in kept[root].also:
-                kept[root].also.append(c.artwork)
-            continue
-        kept[root] = c
-        out.append(c)
-    return out
-
-
 @dataclass
 class QueryVectors:
     """What the CNN says about one image: its global vector, its regional vectors and the model
@@ -400,7 +380,3 @@ def image_query(*, data: bytes, embed: Embedder, k: int | None = None, exclude_i
         predictions=emb.get("predictions") or {},
         evidence=evidence,
     )
-
-
-def png_data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

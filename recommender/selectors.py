@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, When
 from pgvector.django import CosineDistance
@@ -115,6 +116,46 @@ def duplicate_groups(image_ids: Iterable[int]) -> dict[int, int]:
     return {i: find(i) for i in ids}
 
 
+class Groupable(Protocol):
+    """A ranked hit that names its image and artwork and lists the other members of its group."""
+
+    @property
+    def image(self) -> ArtworkImage: ...
+    @property
+    def artwork(self) -> Artwork: ...
+    @property
+    def also(self) -> list[Artwork]: ...
+
+
+G = TypeVar("G", bound=Groupable)
+
+
+def collapse_groups(items: Sequence[G], *, exclude_group_of: int | None = None, limit: int | None = None
+                    ) -> list[G]:
+    """One entry per duplicate group, the best-ranked member (`items` come best first), the
+    others' artworks listed in its `also`. Several images of one artwork count as one group (the
+    group of the artwork's first image). `exclude_group_of`: an image id whose group is left out
+    (the artwork a recommendation is for); `limit`: at most this many groups, later members of a
+    kept group still listed in its `also`. One query for the groups (duplicate_groups)."""
+    extra = [exclude_group_of] if exclude_group_of is not None else []
+    groups = duplicate_groups([i.image.pk for i in items] + extra)
+    own_group = groups.get(exclude_group_of) if exclude_group_of is not None else None
+    root_of_artwork: dict[int, int] = {}
+    kept: dict[int, G] = {}
+    for item in items:
+        root = root_of_artwork.setdefault(item.artwork.pk, groups[item.image.pk])
+        if own_group is not None and root == own_group:
+            continue
+        if root in kept:
+            first = kept[root]
+            if item.artwork.pk != first.artwork.pk and all(a.pk != item.artwork.pk for a in first.also):
+                first.also.append(item.artwork)
+            continue
+        if limit is None or len(kept) < limit:
+            kept[root] = item
+    return list(kept.values())
+
+
 def similar_to_vector(vector: Sequence[float], *, k: int, exclude_image_id: int | None = None,
                       model_version: str | None = None) -> list[SimilarItem]:
     """Cosine nearest neighbours in SQL (HNSW); one entry per artwork and per duplicate group.
@@ -131,23 +172,9 @@ def similar_to_vector(vector: Sequence[float], *, k: int, exclude_image_id: int 
         .annotate(distance=CosineDistance("embedding", list(vector)))
         .order_by("distance")[: k * 3]
     )
-    ids = [img.pk for img in rows] + ([exclude_image_id] if exclude_image_id is not None else [])
-    groups = duplicate_groups(ids)
-    own_group = groups.get(exclude_image_id) if exclude_image_id is not None else None
-    kept: dict[int, SimilarItem] = {}
-    root_of_artwork: dict[int, int] = {}
-    for img in rows:
-        root = root_of_artwork.setdefault(img.artwork_id, groups[img.pk])
-        if own_group is not None and root == own_group:
-            continue  # a copy of the artwork itself is not a recommendation
-        if root in kept:
-            item = kept[root]
-            if img.artwork_id != item.artwork.pk and all(a.pk != img.artwork_id for a in item.also):
-                item.also.append(img.artwork)
-            continue
-        if len(kept) < k:
-            kept[root] = SimilarItem(artwork=img.artwork, image=img, score=1.0 - float(img.distance))
-    return list(kept.values())
+    items = [SimilarItem(artwork=img.artwork, image=img, score=1.0 - float(img.distance)) for img in rows]
+    # A copy of the artwork itself is not a recommendation.
+    return collapse_groups(items, exclude_group_of=exclude_image_id, limit=k)
 
 
 def artwork_similar_list(*, artwork: Artwork, k: int = 12) -> list[SimilarItem]:
@@ -328,10 +355,3 @@ def review_queue(*, status: str = "candidate") -> QuerySet[DuplicatePair]:
 def audit_for(obj: object) -> QuerySet[AuditLog]:
     target = f"{obj._meta.model_name}:{obj.pk}"  # type: ignore[attr-defined]
     return AuditLog.objects.filter(target=target).select_related("actor")
-
-
-def pair_evidence(pair: DuplicatePair) -> str | None:
-    """The inlier keypoint picture for a pair (a PNG data URI), computed from the stored images."""
-    from recommender.presentation import pair_picture
-
-    return pair_picture(pair)

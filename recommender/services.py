@@ -26,6 +26,7 @@ from django.utils import timezone
 from ml.images import ImageError, decode_image, oriented_size
 from recommender import jobs, sweeper
 from recommender.catalogue import CatalogueRow, RowError
+from recommender.exceptions import ApplicationError
 from recommender.models import Artist, Artwork, ArtworkImage, AuditLog, Caption, DuplicatePair, Upload
 
 logger = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ def _manifest_entries(folder: Path, manifest: Path, report: ImportReport) -> lis
     with open(manifest, encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or "wga_url" not in reader.fieldnames or "file" not in reader.fieldnames:
-            raise ValueError(f"{manifest}: a manifest needs the columns 'file' and 'wga_url'")
+            raise ApplicationError(f"{manifest}: a manifest needs the columns 'file' and 'wga_url'")
         for row in reader:
             rel = (row.get("file") or "").strip()
             url = (row.get("wga_url") or "").strip()
@@ -263,7 +264,7 @@ FIELD_MAX_CHARS: dict[str, int] = {
 }
 
 
-class AlreadyInCollection(ValueError):
+class AlreadyInCollection(ApplicationError):
     """The very same bytes are already an image of `artwork`: nothing new to upload."""
 
     def __init__(self, artwork: Artwork) -> None:
@@ -316,7 +317,7 @@ def artwork_upload(*, user: Any, data: bytes, source_name: str, metadata: dict[s
 
 def upload_retry(*, upload: Upload, user: Any) -> Upload:
     if upload.stage != Upload.Stage.FAILED and not sweeper.upload_is_stuck(upload):
-        raise ValueError("only a failed upload, or one queued for more than a few minutes, can be retried")
+        raise ApplicationError("only a failed upload, or one queued for more than a few minutes, can be retried")
     Upload.objects.filter(pk=upload.pk).update(stage=Upload.Stage.QUEUED, error="")
     if upload.image_id:
         ArtworkImage.objects.filter(pk=upload.image_id).update(status=ArtworkImage.Status.PENDING, error="")
@@ -331,7 +332,7 @@ def upload_decide(*, upload: Upload, user: Any, decision: str, duplicate_of: Art
     """The curator's answer to a duplicate warning: keep, mark as duplicate of X, or withdraw."""
     upload = Upload.objects.select_for_update().get(pk=upload.pk)
     if upload.decision != Upload.Decision.PENDING:
-        raise ValueError("this upload has no open duplicate warning")
+        raise ApplicationError("this upload has no open duplicate warning")
     artwork = upload.artwork
     if decision == Upload.Decision.KEPT:
         # The curator's view goes with the pair, but staff still review it: keeping a piece is
@@ -342,7 +343,7 @@ def upload_decide(*, upload: Upload, user: Any, decision: str, duplicate_of: Art
                 pair.save(update_fields=["evidence", "updated_at"])
     elif decision == Upload.Decision.DUPLICATE:
         if duplicate_of is None or artwork is None or duplicate_of.pk == artwork.pk:
-            raise ValueError("choose the artwork this upload duplicates")
+            raise ApplicationError("choose the artwork this upload duplicates")
         artwork.duplicate_of = duplicate_of
         artwork.save(update_fields=["duplicate_of", "updated_at"])
         if upload.image_id:
@@ -357,7 +358,7 @@ def upload_decide(*, upload: Upload, user: Any, decision: str, duplicate_of: Art
             upload.artwork = None
             upload.image = None
     else:
-        raise ValueError(f"unknown decision {decision!r}")
+        raise ApplicationError(f"unknown decision {decision!r}")
     upload.decision = decision
     upload.save(update_fields=["decision", "artwork", "image", "updated_at"])
     audit(actor=user, action=f"upload_{decision}", target=upload,
@@ -386,7 +387,7 @@ def pair_confirm_duplicate(*, pair: DuplicatePair, user: Any, canonical: Artwork
         pk=pair.pk)
     arts = {pair.image_a.artwork, pair.image_b.artwork}
     if canonical not in arts:
-        raise ValueError("the canonical artwork must be one of the pair")
+        raise ApplicationError("the canonical artwork must be one of the pair")
     (other,) = arts - {canonical} or {None}
     previous = other.duplicate_of_id if other else None
     if other is not None:
@@ -434,11 +435,11 @@ def pair_undo(*, pair: DuplicatePair, user: Any) -> DuplicatePair:
 def duplicate_report(*, artwork: Artwork, other: Artwork, user: Any, note: str = "") -> DuplicatePair:
     """A visitor says two artworks are the same work: queue the pair for staff."""
     if artwork.pk == other.pk:
-        raise ValueError("an artwork cannot duplicate itself")
+        raise ApplicationError("an artwork cannot duplicate itself")
     a = artwork.images.order_by("id").first()
     b = other.images.order_by("id").first()
     if a is None or b is None:
-        raise ValueError("both artworks need an image to be compared")
+        raise ApplicationError("both artworks need an image to be compared")
     lo, hi = sorted((a.pk, b.pk))
     pair, created = DuplicatePair.objects.get_or_create(
         image_a_id=lo, image_b_id=hi,

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommender import jobs
+from recommender.exceptions import ApplicationError
 from recommender.models import ArtworkImage
 from recommender.services import images_import_folder
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
             raise CommandError(f"{manifest}: no such manifest")
         try:
             report = images_import_folder(folder=folder, manifest=manifest)
-        except ValueError as exc:
+        except (ApplicationError, UnicodeDecodeError) as exc:
             raise CommandError(str(exc)) from exc
         for line in report.errors:
             self.stderr.write(f"invalid: {line}")
