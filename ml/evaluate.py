@@ -12,7 +12,11 @@ None``).  Definitions used by :func:`summarise`:
   fraction whose top-1 artwork is the expected one (a distractor called a
   duplicate/detail is always a false positive); ``None`` if nothing was claimed;
 * ``distractor_fp_rate``: distractors called DUPLICATE or DETAIL;
-* ``p50_seconds`` / ``p95_seconds``: per-query latency percentiles.
+* ``p50_seconds`` / ``p95_seconds``: per-query latency percentiles (:func:`percentile`).
+
+Ranked-list measures for text queries, over (ranked ids, relevant ids) runs:
+:func:`precision_at_k` (as SemArt's Text2Art results define Pr@k: the fraction of queries
+with a relevant item in the top k) and :func:`mean_reciprocal_rank`.
 """
 
 from __future__ import annotations
@@ -27,11 +31,16 @@ from ml.rules import Verdict
 
 __all__ = [
     "QueryOutcome",
-    "average_precision",
+    "first_relevant_rank",
     "format_report",
-    "mean_average_precision",
+    "mean_reciprocal_rank",
+    "percentile",
+    "precision_at_k",
     "summarise",
 ]
+
+# (ranked ids best first, relevant ids) for one query.
+Run = tuple[Sequence[Hashable], Iterable[Hashable]]
 
 _FOUND = frozenset({Verdict.DUPLICATE, Verdict.DETAIL})
 
@@ -66,8 +75,19 @@ def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
-def _percentile(values: Sequence[float], q: float) -> float | None:
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else None
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-quantile (q in [0, 1]) of a non-empty list, interpolated linearly between the two
+    nearest ranks (numpy's default, Hyndman & Fan type 7): p50 of [1, 2, 3, 4] is 2.5. Every
+    latency figure the commands print (evaluate, bench, load_test) uses this one definition."""
+    if not len(values):
+        raise ValueError("percentile of an empty list")
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"q must be in [0, 1], got {q}")
+    return float(np.percentile(np.asarray(values, dtype=np.float64), 100.0 * q))
+
+
+def _percentile_or_none(values: Sequence[float], q: float) -> float | None:
+    return percentile(values, q) if len(values) else None
 
 
 def _metrics(outcomes: Sequence[QueryOutcome]) -> dict[str, Any]:
@@ -87,8 +107,8 @@ def _metrics(outcomes: Sequence[QueryOutcome]) -> dict[str, Any]:
         "precision": _ratio(sum(o.top1_correct for o in claimed), len(claimed)),
         "claimed": len(claimed),
         "distractor_fp_rate": _ratio(sum(o.claimed for o in distractors), len(distractors)),
-        "p50_seconds": _percentile(seconds, 50),
-        "p95_seconds": _percentile(seconds, 95),
+        "p50_seconds": _percentile_or_none(seconds, 0.5),
+        "p95_seconds": _percentile_or_none(seconds, 0.95),
     }
 
 
@@ -158,20 +178,27 @@ def format_report(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def average_precision(ranked: Sequence[Hashable], relevant: Iterable[Hashable]) -> float:
-    """Average precision of one ranked list; 0.0 when nothing is relevant."""
+def first_relevant_rank(ranked: Sequence[Hashable], relevant: Iterable[Hashable]) -> int | None:
+    """1-based rank of the first relevant item in `ranked`, None when none is there."""
     wanted = set(relevant)
-    if not wanted:
+    return next((rank for rank, item in enumerate(ranked, start=1) if item in wanted), None)
+
+
+def precision_at_k(runs: Sequence[Run], k: int) -> float:
+    """Pr@k: the fraction of runs with a relevant item in their top k; 0.0 without runs."""
+    if not runs:
         return 0.0
-    hits, total = 0, 0.0
-    for rank, item in enumerate(ranked, start=1):
-        if item in wanted:
-            hits += 1
-            total += hits / rank
-    return total / len(wanted)
+    hits = 0
+    for ranked, relevant in runs:
+        first = first_relevant_rank(ranked, relevant)
+        hits += first is not None and first <= k
+    return hits / len(runs)
 
 
-def mean_average_precision(runs: Iterable[tuple[Sequence[Hashable], Iterable[Hashable]]]) -> float:
-    """Mean of :func:`average_precision` over (ranked, relevant) pairs; 0.0 if empty."""
-    scores = [average_precision(ranked, relevant) for ranked, relevant in runs]
-    return float(np.mean(scores)) if scores else 0.0
+def mean_reciprocal_rank(runs: Sequence[Run]) -> float:
+    """Mean of 1 / (rank of the first relevant item), 0 for a run without one; 0.0 without runs.
+    The depth is the ranked lists' own (MRR@10 for lists of 10)."""
+    if not runs:
+        return 0.0
+    ranks = [first_relevant_rank(ranked, relevant) for ranked, relevant in runs]
+    return sum(1.0 / r for r in ranks if r) / len(runs)

@@ -27,6 +27,7 @@ __all__ = [
     "ALLOWED_FORMATS",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MIN_SIDE",
+    "IMAGE_SUFFIXES",
     "ImageError",
     "decode_image",
     "decode_image_file",
@@ -45,6 +46,8 @@ ALLOWED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 # when it sees MP data; it is an ordinary JPEG for us (first picture is used).
 _ACCEPTED_RESULT_FORMATS: Final = frozenset({*ALLOWED_FORMATS, "MPO"})
 _ALLOWED_HUMAN: Final = "JPEG, PNG, WebP, GIF, BMP or TIFF"
+# File name endings of those formats (lower case), for choosing files before any byte is read.
+IMAGE_SUFFIXES: Final = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 # Pillow modes whose 8-bit conversion to RGB is lossless or well defined.
 _DIRECT_TO_RGB: Final = frozenset({"RGB", "L", "1", "P", "CMYK", "YCbCr"})

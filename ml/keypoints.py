@@ -2,10 +2,10 @@
 
 Framework-free (numpy + OpenCV only; no torch, no Django) so that it runs in
 the web process and in workers alike.  Modelled on OpenCV's
-``samples/python/find_obj.py``: ``init_feature`` returns a (detector, matcher)
-pair, ORB is matched with a FLANN LSH index, Lowe's ratio test (0.75) filters
-ambiguous matches and a RANSAC homography (only with >= 4 matches) counts the
-inliers, which is the score the rules in :mod:`ml.rules` use.
+``samples/python/find_obj.py``: ORB is matched with a FLANN LSH index, Lowe's
+ratio test (0.75) filters ambiguous matches and a RANSAC homography (only with
+>= 4 matches) counts the inliers, which is the score the rules in
+:mod:`ml.rules` use.
 
 Life cycle:
 
@@ -37,8 +37,6 @@ __all__ = [
     "MatchResult",
     "QueryMatcher",
     "coverage",
-    "init_feature",
-    "match_pair",
     "orb_keypoints",
 ]
 
@@ -157,11 +155,6 @@ def _orb(n_features: int) -> cv2.ORB:
     # inliers; descriptors near the border read OpenCV's reflected padding.
     # fastThreshold stays at the default 20 (12 gained nothing, cost time).
     return cv2.ORB_create(nfeatures=n_features, scaleFactor=1.2, nlevels=8, edgeThreshold=15, fastThreshold=20)
-
-
-def init_feature(n_features: int = 1000) -> tuple[cv2.ORB, LshMatcher]:
-    """Detector and (untrained) matcher, as ``init_feature('orb-flann')`` in find_obj.py."""
-    return _orb(n_features), LshMatcher()
 
 
 def _to_gray(rgb: np.ndarray) -> np.ndarray:
@@ -597,8 +590,3 @@ class QueryMatcher:
             return normal
         flipped = self._mirror.match(candidate, mirrored=True, **kw)
         return flipped if flipped.inliers > normal.inliers else normal
-
-
-def match_pair(query: Keypoints, candidate: Keypoints) -> MatchResult:
-    """Verify one pair exhaustively, in the given orientation only (no mirror search)."""
-    return QueryMatcher(query, gates=()).match(candidate)

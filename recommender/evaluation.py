@@ -19,14 +19,14 @@ from django.db import transaction
 from django.test.utils import override_settings
 
 from ml.evaluate import QueryOutcome, format_report, summarise
-from ml.images import ImageError, decode_image_file
+from ml.images import IMAGE_SUFFIXES, ImageError, decode_image_file
 from ml.perturb import PERTURBATIONS, expected_verdict
 from ml.rules import Verdict
 from ml.visualize import png_bytes
 from recommender import search
 from recommender.models import Artwork, ArtworkImage
 from recommender.progress import Bars, no_bars
-from recommender.services import IMAGE_SUFFIXES, image_attach
+from recommender.services import image_attach
 
 logger = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.utils.functional import lazy
 
+from ml.images import IMAGE_SUFFIXES
 from recommender.middleware import megabytes
 from recommender.services import FIELD_MAX_CHARS
 
@@ -40,14 +41,11 @@ class ImageQueryForm(forms.Form):
         return data
 
 
-ALLOWED_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
-
-
 def _check_upload(f: Any) -> None:
     if f.size > settings.ARTSEARCH_MAX_UPLOAD_BYTES:
         raise forms.ValidationError(_too_large(f))
-    if not f.name.lower().endswith(ALLOWED_SUFFIXES):
-        raise forms.ValidationError(f"{f.name}: allowed formats are {', '.join(ALLOWED_SUFFIXES)}.")
+    if not f.name.lower().endswith(IMAGE_SUFFIXES):
+        raise forms.ValidationError(f"{f.name}: allowed formats are {', '.join(IMAGE_SUFFIXES)}.")
 
 
 class ArtworkUploadForm(forms.Form):

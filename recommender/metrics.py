@@ -1,9 +1,8 @@
-"""Small shared helpers for the bench and evaluation commands."""
+"""The metrics the bench and evaluation commands share. Defined once, framework-free, in
+ml/evaluate.py (percentile, Pr@k, MRR); imported here for the commands that read them from the app."""
 
 from __future__ import annotations
 
+from ml.evaluate import mean_reciprocal_rank, percentile, precision_at_k
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in [0, 1]) of a non-empty list."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+__all__ = ["mean_reciprocal_rank", "percentile", "precision_at_k"]

@@ -13,6 +13,8 @@ from django.urls import reverse
 from pgvector.django import HalfVectorField as _HalfVectorField
 from pgvector.django import HnswIndex, VectorField
 
+from ml.names import display_author
+
 FEATURE_DIM = 512
 TEXT_DIM = 384  # all-MiniLM-L6-v2
 JOINT_DIM = 256  # ml.joint projection
@@ -38,15 +40,6 @@ def _float32(vec: object) -> np.ndarray | None:
     if vec is None:
         return None
     return np.asarray(vec.to_list() if hasattr(vec, "to_list") else vec, dtype=np.float32)
-
-
-def display_author(name: str) -> str:
-    """WGA writes "ANGELICO, Fra" / "AACHEN, Hans von"; people read "Fra Angelico"."""
-    if "," not in name:
-        return name.title() if name.isupper() else name
-    last, first = (part.strip() for part in name.split(",", 1))
-    last = last.title() if last.isupper() else last
-    return f"{first} {last}".strip()
 
 
 class Artist(models.Model):

@@ -23,15 +23,13 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ml.images import ImageError, decode_image, oriented_size
+from ml.images import IMAGE_SUFFIXES, ImageError, decode_image, oriented_size
 from recommender import jobs, sweeper
 from recommender.catalogue import CatalogueRow, RowError
 from recommender.exceptions import ApplicationError
 from recommender.models import Artist, Artwork, ArtworkImage, AuditLog, Caption, DuplicatePair, Upload
 
 logger = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 
 
 @dataclass

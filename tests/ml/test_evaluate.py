@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ml.evaluate import QueryOutcome, average_precision, format_report, mean_average_precision, summarise
+from ml.evaluate import (
+    QueryOutcome,
+    first_relevant_rank,
+    format_report,
+    mean_reciprocal_rank,
+    percentile,
+    precision_at_k,
+    summarise,
+)
 from ml.rules import Verdict
 
 D, T, S, U = Verdict.DUPLICATE, Verdict.DETAIL, Verdict.SIMILAR, Verdict.UNRELATED
@@ -81,11 +89,23 @@ def test_format_report_is_an_aligned_table() -> None:
     assert "expected \\ verdict" in text
 
 
-def test_average_precision() -> None:
-    assert average_precision(["a", "b", "c"], {"a"}) == 1.0
-    assert average_precision(["x", "a"], {"a"}) == 0.5
-    assert average_precision(["a", "x", "b"], {"a", "b"}) == pytest.approx((1 + 2 / 3) / 2)
-    assert average_precision(["x"], {"a"}) == 0.0
-    assert average_precision(["x"], set()) == 0.0
-    assert mean_average_precision([(["a"], {"a"}), (["x", "a"], {"a"})]) == pytest.approx(0.75)
-    assert mean_average_precision([]) == 0.0
+def test_percentile_interpolates_between_the_nearest_ranks() -> None:
+    assert percentile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.5
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.5) == 3.0
+    assert percentile([0.0, 10.0], 0.95) == pytest.approx(9.5)
+    assert percentile([7.0], 0.95) == 7.0
+    assert (percentile([1.0, 2.0, 3.0], 0.0), percentile([1.0, 2.0, 3.0], 1.0)) == (1.0, 3.0)
+    with pytest.raises(ValueError, match="empty"):
+        percentile([], 0.5)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        percentile([1.0], 95)
+
+
+def test_precision_at_k_and_mrr() -> None:
+    runs = [(["a", "b", "c"], {"a"}), (["x", "y", "b"], {"b", "z"}), (["x", "y"], {"a"})]
+    assert [first_relevant_rank(r, rel) for r, rel in runs] == [1, 3, None]
+    assert precision_at_k(runs, 1) == pytest.approx(1 / 3)
+    assert precision_at_k(runs, 3) == pytest.approx(2 / 3)
+    assert precision_at_k(runs, 10) == pytest.approx(2 / 3)
+    assert mean_reciprocal_rank(runs) == pytest.approx((1 + 1 / 3 + 0) / 3)
+    assert precision_at_k([], 10) == 0.0 and mean_reciprocal_rank([]) == 0.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -14,11 +13,10 @@ import pytest
 from ml.keypoints import (
     DEFAULT_GATES,
     Keypoints,
+    LshMatcher,
     MatchResult,
     QueryMatcher,
     coverage,
-    init_feature,
-    match_pair,
     orb_keypoints,
 )
 from ml.perturb import generate
@@ -44,10 +42,10 @@ COSINE_BELOW_T = 0.8  # so that the stricter N inliers are required
 
 
 def load(name: str) -> np.ndarray:
-    """A sample image as RGB uint8 (skips the module if the demo sample is absent)."""
+    """A sample image as RGB uint8 (the demo sample ships with the repository)."""
     path = SAMPLE / name
     if not path.exists():
-        pytest.skip(f"demo sample image missing: {path}")
+        pytest.fail(f"demo sample image missing: {path} (part of the repository: restore demo/)")
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     assert bgr is not None, path
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -134,9 +132,9 @@ def test_stored_order_spreads_a_prefix_over_the_image(stored: dict[str, Keypoint
     assert len(cells) >= 12
 
 
-def test_init_feature_pair() -> None:
-    detector, matcher = init_feature(500)
-    assert detector.getMaxFeatures() == 500
+def test_keypoint_budget_and_an_empty_matcher(images: dict[str, np.ndarray]) -> None:
+    assert 0 < len(orb_keypoints(images[ARCH], n_features=500)) <= 500
+    matcher = LshMatcher()
     assert len(matcher) == 0 and matcher.ratio_matches(np.zeros((3, 32), np.uint8)).shape == (0, 2)
 
 
@@ -247,7 +245,7 @@ def test_different_artworks_are_never_duplicates(
 
 def test_self_match_and_determinism(images: dict[str, np.ndarray], stored: dict[str, Keypoints]) -> None:
     query = orb_keypoints(images[ARCH])
-    first = match_pair(query, stored[ARCH])
+    first = QueryMatcher(query, gates=()).match(stored[ARCH])  # exhaustive, this orientation only
     assert first.inliers == len(query)
     assert first.coverage_query == pytest.approx(1.0) and first.coverage_candidate == pytest.approx(1.0)
     np.testing.assert_allclose(first.homography / first.homography[2, 2], np.eye(3), atol=1e-6)
@@ -364,22 +362,14 @@ def test_modules_do_not_import_torch_or_django() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_timings(images: dict[str, np.ndarray], stored: dict[str, Keypoints]) -> None:
-    """Report ORB and 100-candidate matching times (-s shows them); bounds are loose."""
+def test_a_hundred_stored_candidates_mostly_stop_early() -> None:
+    """The query path over 100 candidates read back from their stored bytes: the early-stop gates
+    end nearly all of these other artworks before RANSAC (98 of 100 on the demo sample). Speed is
+    measured by `manage.py bench`, not here."""
     paths = sorted(SAMPLE.glob("*.jpg"))[:101]
     rgbs = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in paths]
-    start = time.perf_counter()
     blobs = [orb_keypoints(img).to_bytes() for img in rgbs[1:]]
-    orb_ms = (time.perf_counter() - start) / len(blobs) * 1000
-    start = time.perf_counter()
     query = QueryMatcher.from_image(rgbs[0])
-    build_ms = (time.perf_counter() - start) * 1000
-    start = time.perf_counter()
     results = [query.match(Keypoints.from_bytes(b), min_inliers=TH.N) for b in blobs]
-    match_ms = (time.perf_counter() - start) * 1000
-    stopped = sum(r.early_stop for r in results)
-    print(
-        f"\nORB {orb_ms:.1f} ms/image; query ORB+mirror+index {build_ms:.1f} ms; "
-        f"100 candidates {match_ms:.0f} ms ({stopped} normal-or-mirror early stops)"
-    )
-    assert orb_ms < 200 and match_ms < 5000
+    assert len(results) == 100
+    assert sum(r.early_stop for r in results) >= 90
