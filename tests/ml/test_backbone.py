@@ -41,23 +41,15 @@ KERAS_CONVS = ((1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2), (3, 3), (4, 1), (
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ARTSEARCH_VGG16_WEIGHTS", raising=False)
-    monkeypatch.setenv("ARTSEARCH_OFFLINE", "1")
-
-
-def test_empty_model_dir_raises_with_instructions(tmp_path: Path, clean_env: None) -> None:
+def test_empty_model_dir_raises_with_instructions(tmp_path: Path) -> None:
     with pytest.raises(WeightsUnavailable) as err:
-        load_trunk(tmp_path)
+        load_trunk(tmp_path, allow_download=False)
     msg = str(err.value)
     assert "python manage.py prepare_models" in msg
     assert "ARTSEARCH_VGG16_WEIGHTS" in msg
 
 
-def test_failing_torchvision_download_is_caught(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_env: None
-) -> None:
+def test_failing_torchvision_download_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from torchvision.models import VGG16_Weights
 
     def no_network(self: object, *args: object, **kwargs: object) -> dict[str, torch.Tensor]:
@@ -83,27 +75,24 @@ def test_loader_prefers_converted_oxford_weights(oxford_model_dir: Path, trunk: 
     assert not trunk.module.training
 
 
-def test_local_weights_need_a_sidecar(
-    tmp_path: Path, oxford_model_dir: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_local_weights_need_a_sidecar(tmp_path: Path, oxford_model_dir: Path) -> None:
     local = tmp_path / "vgg16_features.pt"
     local.symlink_to((oxford_model_dir / OXFORD_WEIGHTS_FILE).resolve())
     with pytest.raises(WeightsUnavailable, match="sidecar"):
-        load_trunk(tmp_path)
+        load_trunk(tmp_path, allow_download=False)
     (tmp_path / "vgg16_features.json").write_text(json.dumps({"preprocessing": "caffe"}))
-    trunk = load_trunk(tmp_path)
+    trunk = load_trunk(tmp_path, allow_download=False)
     assert trunk.source == "local" and trunk.preprocessing == "caffe"
     assert trunk.name.startswith("vgg16-local-")
-    # The env var wins over the model dir.
-    monkeypatch.setenv("ARTSEARCH_VGG16_WEIGHTS", str(local))
-    assert load_trunk(tmp_path / "elsewhere").source == "local"
+    # An explicit weights_path (the app's ARTSEARCH_VGG16_WEIGHTS) wins over the model dir.
+    assert load_trunk(tmp_path / "elsewhere", weights_path=local, allow_download=False).source == "local"
 
 
-def test_local_weights_with_wrong_shapes_are_refused(tmp_path: Path, clean_env: None) -> None:
+def test_local_weights_with_wrong_shapes_are_refused(tmp_path: Path) -> None:
     torch.save({"0.weight": torch.zeros(1)}, tmp_path / "vgg16_features.pt")
     (tmp_path / "vgg16_features.json").write_text('{"preprocessing": "torchvision"}')
     with pytest.raises(WeightsUnavailable):
-        load_trunk(tmp_path)
+        load_trunk(tmp_path, allow_download=False)
 
 
 def _fake_keras_onnx() -> bytes:

@@ -103,13 +103,12 @@ def test_gap_features(trunk: Trunk, images: list[np.ndarray]) -> None:
     assert (gap >= 0).all() and gap.sum() > 0
 
 
-def test_load_extractor(tmp_path: Path, oxford_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ARTSEARCH_VGG16_WEIGHTS", raising=False)
-    monkeypatch.setenv("ARTSEARCH_OFFLINE", "1")
+def test_load_extractor(tmp_path: Path, oxford_model_dir: Path) -> None:
     (tmp_path / OXFORD_WEIGHTS_FILE).symlink_to((oxford_model_dir / OXFORD_WEIGHTS_FILE).resolve())
-    assert load_extractor(tmp_path, max_side=MAX_SIDE, device="cpu").model_version.endswith(f"+sum@{MAX_SIDE}+r3")
+    extractor = load_extractor(tmp_path, max_side=MAX_SIDE, device="cpu", allow_download=False)
+    assert extractor.model_version.endswith(f"+sum@{MAX_SIDE}+r3")
     version = _head().save(tmp_path / CAM_HEAD_FILE)
-    extractor = load_extractor(tmp_path, max_side=MAX_SIDE, device="cpu")
+    extractor = load_extractor(tmp_path, max_side=MAX_SIDE, device="cpu", allow_download=False)
     assert extractor.head is not None and extractor.head.version == version
     assert extractor.model_version == f"vgg16-oxford-caffe+cam-{version}@{MAX_SIDE}+r3"
 

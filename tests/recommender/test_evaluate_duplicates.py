@@ -37,7 +37,7 @@ def test_evaluate_reports_per_family_and_rolls_back_and_calibrate_reads_it(
     assert data["summary"]["precision"] == 1.0
     out = StringIO()
     call_command("calibrate", str(run), stdout=out)
-    assert "proposed T=" in out.getvalue() and "ARTSEARCH_N=" in out.getvalue()
+    assert "proposed T=" in out.getvalue() and "ARTSEARCH_INLIERS_HIGH=" in out.getvalue()
 
 
 def test_manifest_split_keeps_every_artist_on_one_side(tmp_path: Path) -> None:

@@ -48,4 +48,5 @@ class Command(BaseCommand):
                           f"{kept(current['N'], current['n'], current['T']):.3f}")
         self.stdout.write(f"proposed T={t_cos} N={n_big} n={n_small}: geometric recall "
                           f"{kept(n_big, n_small, t_cos):.3f}")
-        self.stdout.write(f"to use them: ARTSEARCH_T={t_cos} ARTSEARCH_N={n_big} ARTSEARCH_n={n_small}")
+        names = settings.THRESHOLD_ENV_NAMES
+        self.stdout.write(f"to use them: {names['T']}={t_cos} {names['N']}={n_big} {names['n']}={n_small}")
