@@ -79,7 +79,6 @@ def _toy(seed: int = 0) -> tuple[np.ndarray, list[str]]:
 
 
 def test_captioner_overfits_toy_and_roundtrips(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
     from ml.captioner import Captioner, CaptionerConfig, train_captioner
 
     vecs, titles = _toy()
@@ -105,7 +104,6 @@ def test_captioner_overfits_toy_and_roundtrips(tmp_path: Path) -> None:
 
 
 def test_captioner_is_deterministic_per_seed() -> None:
-    pytest.importorskip("torch")
     from ml.captioner import CaptionerConfig, train_captioner
 
     vecs, titles = _toy(1)

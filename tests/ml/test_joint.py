@@ -9,8 +9,6 @@ import pytest
 
 from ml.joint import recall_at_k
 
-torch = pytest.importorskip("torch")
-
 
 def _paired(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Images and texts that share a 16-d latent through different random linear maps."""

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import django_ratelimit.core
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
@@ -30,6 +35,18 @@ def objects(users: dict[str, User]) -> dict[str, object]:  # noqa: F811
     pair = DuplicatePair.objects.create(image_a=img_a, image_b=img_b, verdict="duplicate", cosine=0.95, inliers=40)
     upload = Upload.objects.create(artwork=art2, image=img_b, uploaded_by=users["curator"])
     return {"artist": artist, "artwork": art, "pair": pair, "upload": upload}
+
+
+@pytest.fixture
+def one_rate_window(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """django-ratelimit counts in fixed windows (a minute, an hour) that end at a per-key offset, so
+    a burst that straddled a window's end would start counting again and never reach the limit.
+    The limiter's clock is held still for the test: the whole burst falls in one window."""
+    now = time.time()
+    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: now))
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def client_for(user: User | None) -> Client:
@@ -97,7 +114,7 @@ def test_forms_need_a_csrf_token(objects: dict[str, object], users: dict[str, Us
     assert r.status_code == 403
 
 
-def test_the_query_endpoints_are_rate_limited(objects: dict[str, object]) -> None:
+def test_the_query_endpoints_are_rate_limited(objects: dict[str, object], one_rate_window: None) -> None:
     cache.clear()
     c = client_for(None)
     codes = [c.post(reverse("api_search_image"), {}).status_code for _ in range(31)]
@@ -164,7 +181,8 @@ def test_a_curator_may_not_edit_another_curators_upload_but_may_correct_the_cata
     assert entry.actor == other_curator and entry.details["changed"] == ["title"]
 
 
-def test_the_web_form_and_the_api_share_one_image_query_budget(objects: dict[str, object]) -> None:
+def test_the_web_form_and_the_api_share_one_image_query_budget(objects: dict[str, object],
+                                                              one_rate_window: None) -> None:
     cache.clear()
     c = client_for(None)
     codes = [c.post(reverse("search_image"), {}).status_code for _ in range(30)]
@@ -174,7 +192,7 @@ def test_the_web_form_and_the_api_share_one_image_query_budget(objects: dict[str
     cache.clear()
 
 
-def test_anonymous_duplicate_reports_are_rate_limited(objects: dict[str, object]) -> None:
+def test_anonymous_duplicate_reports_are_rate_limited(objects: dict[str, object], one_rate_window: None) -> None:
     cache.clear()
     c = client_for(None)
     url = reverse("report_duplicate", args=[objects["artwork"].pk])
