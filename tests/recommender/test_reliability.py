@@ -14,6 +14,7 @@ from django.utils import timezone
 from recommender import jobs, services
 from recommender.models import ArtworkImage, Upload
 from recommender.services import images_import_folder
+from recommender.sweeper import queue_length
 from tests.recommender.base import users  # noqa: F401 - fixture
 from tests.recommender.helpers import demo_subset, wait_indexed
 
@@ -58,7 +59,8 @@ def test_uploads_made_while_no_worker_runs_are_processed_when_one_starts(
                                     metadata={"title": f.stem})
             for f in files
         ]
-        time.sleep(2)
+        # Saved and sent: each upload's task waits in the broker's gpu queue for a worker.
+        assert queue_length("gpu") == len(uploads)
         assert all(Upload.objects.get(pk=u.pk).stage == Upload.Stage.QUEUED for u in uploads)
     finally:
         worker.start()
