@@ -300,6 +300,9 @@ ARTSEARCH_DENSE_ORB_FEATURES = envint("ARTSEARCH_DENSE_ORB_FEATURES", "3000")
 # The fallback passes (deep, rotations, dense) run only when the shortlist's best global or
 # regional cosine reaches this; calibrated by `evaluate duplicates` (README, Figures). 0 = always.
 ARTSEARCH_FALLBACK_MIN_EVIDENCE = envfloat("ARTSEARCH_FALLBACK_MIN_EVIDENCE", "0")
+# The query's regions are also searched against the stored regions (one more search of the big
+# region index per query region); off, that index is searched once per query (search._regional_best).
+ARTSEARCH_REGION_TO_REGION = envbool("ARTSEARCH_REGION_TO_REGION", "1")
 ARTSEARCH_QUERY_TIMEOUT = envfloat("ARTSEARCH_QUERY_TIMEOUT", "60")
 # Threshold rules (ml.rules.Thresholds, whose fields hold the defaults, from the original WGA study):
 # the study's letter -> its variable. The study's own names (ARTSEARCH_T, ARTSEARCH_t, ARTSEARCH_K,

@@ -118,24 +118,37 @@ def hnsw_scans(ef_search: int, *, filtered: bool = False) -> Iterator[None]:
         yield
 
 
-def _regional_best(vectors: Sequence[Sequence[float]], *, depth: int = REGION_DEPTH) -> dict[int, float]:
-    """Best cosine per image between any of the query's vectors (global and regions) and any
-    of the image's (global and regions): one SQL round trip, 2 HNSW searches per query vector."""
-    if not vectors:
+def _regional_best(wholes: Sequence[Sequence[float]], regions: Sequence[Sequence[float]] = (), *,
+                   depth: int = REGION_DEPTH) -> dict[int, float]:
+    """Best cosine per image between the query's vectors and the image's, in one SQL round trip.
+
+    `wholes` (the query's global vector, or its turned versions) are searched against the stored
+    global vectors and the stored regions (a detail's whole ≈ a region of its original);
+    `regions` (the query's own) against the stored global vectors (a copy pasted into a bigger
+    picture: one of its regions ≈ the original's whole) and, with ARTSEARCH_REGION_TO_REGION,
+    against the stored regions too. The region index holds ~20 rows per image, so its searches
+    are the shortlist's cost at scale: without region-to-region it is searched once per query
+    instead of once per query vector."""
+    if not wholes and not regions:
         return {}
     sql = """
-        WITH q AS (SELECT v::halfvec(512) AS v FROM unnest(%s::text[]) AS t(v)),
+        WITH w AS (SELECT v::halfvec(512) AS v FROM unnest(%(wholes)s::text[]) AS t(v)),
+        r AS (SELECT v::halfvec(512) AS v FROM unnest(%(regions)s::text[]) AS t(v)),
+        to_regions AS (SELECT v FROM w UNION ALL SELECT v FROM r WHERE %(r2r)s),
+        to_images AS (SELECT v FROM w UNION ALL SELECT v FROM r),
         hits AS (
-            SELECT h.image_id, h.d FROM q CROSS JOIN LATERAL (
-                SELECT r.image_id, r.embedding <=> q.v AS d FROM recommender_imageregion r
-                ORDER BY r.embedding <=> q.v LIMIT %s) h
+            SELECT h.image_id, h.d FROM to_regions q CROSS JOIN LATERAL (
+                SELECT x.image_id, x.embedding <=> q.v AS d FROM recommender_imageregion x
+                ORDER BY x.embedding <=> q.v LIMIT %(depth)s) h
             UNION ALL
-            SELECT h.id, h.d FROM q CROSS JOIN LATERAL (
+            SELECT h.id, h.d FROM to_images q CROSS JOIN LATERAL (
                 SELECT i.id, i.embedding <=> q.v AS d FROM recommender_artworkimage i
-                WHERE i.embedding IS NOT NULL ORDER BY i.embedding <=> q.v LIMIT %s) h)
+                WHERE i.embedding IS NOT NULL ORDER BY i.embedding <=> q.v LIMIT %(depth)s) h)
         SELECT image_id, 1 - MIN(d) FROM hits GROUP BY image_id"""
+    params = {"wholes": [Vector(v).to_text() for v in wholes], "regions": [Vector(v).to_text() for v in regions],
+              "r2r": bool(settings.ARTSEARCH_REGION_TO_REGION), "depth": depth}
     with hnsw_scans(max(40, depth)), connection.cursor() as cur:
-        cur.execute(sql, [[Vector(v).to_text() for v in vectors], depth, depth])
+        cur.execute(sql, params)
         return {int(i): float(sim) for i, sim in cur.fetchall()}
 
 
@@ -166,7 +179,7 @@ def shortlist(vector: Iterable[float], *, model_version: str, k: int, exclude_im
     if regional is not None:
         best = regional
     else:
-        best = _regional_best([vector, *regions]) if regions else {}
+        best = _regional_best([vector], regions) if regions else {}
     with hnsw_scans(max(40, k), filtered=True):
         rows = list(qs.annotate(distance=CosineDistance("embedding", vector)).order_by("distance")[:k])
     known = {img.pk for img in rows}
@@ -285,13 +298,14 @@ def copies_find(*, rgb: np.ndarray, vectors: QueryVectors, rotated: Rotator | No
     The one decision path: visitors' queries, curators' upload checks and the collection scan
     all call it, with the same passes and thresholds. Returns every decided candidate (ranked,
     not collapsed into duplicate groups), the query's ORB matcher and the CNN evidence.
-    Cost: one regional statement (2 HNSW searches per query vector), one top-k statement,
+    Cost: one regional statement (an HNSW search of the image index per query vector, and of the
+    region index once, or per query vector with region-to-region), one top-k statement,
     ORB/LSH matching of at most ARTSEARCH_VERIFY_TOP candidates; the fallback passes only when
     nothing is found and the evidence allows it (see `copy_evidence`).
     """
     timings = {} if timings is None else timings
     t = time.perf_counter()
-    regional = _regional_best([vectors.vector, *vectors.regions]) if vectors.regions else {}
+    regional = _regional_best([vectors.vector], vectors.regions) if vectors.regions else {}
 
     def listed(depth: int) -> list[tuple[ArtworkImage, float]]:
         return shortlist(vectors.vector, model_version=vectors.model_version, k=depth,

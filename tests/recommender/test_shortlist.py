@@ -109,3 +109,27 @@ def test_the_caption_search_puts_hnsw_ef_search_back() -> None:
         cur.execute("SET hnsw.ef_search = 40")
     assert text_search.dense_ranks([1.0] + [0.0] * 383, {"form": "painting"}, depth=50) == []
     assert _settings() == ("on", "40")
+
+
+@pytest.mark.parametrize("region_to_region", [True, False])
+def test_regional_statement_finds_details_and_pastes_with_or_without_region_to_region(region_to_region: bool) -> None:
+    """A detail's whole matches a stored region (whole-to-region) and a pasted copy's region matches
+    a stored whole (region-to-whole) either way; only a region-to-region match needs the setting."""
+    from django.test import override_settings
+
+    from recommender.models import ImageRegion
+
+    rng = np.random.default_rng(5)
+    vecs = rng.normal(size=(40, 512)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    images = [_image(i, vecs[i]) for i in range(30)]
+    for i, img in enumerate(images):  # each image's one region is a vector of its own
+        ImageRegion.objects.create(image=img, embedding=vecs[30 + i % 10].tolist() if i < 3 else
+                                   rng.normal(size=512).tolist())
+    with override_settings(ARTSEARCH_REGION_TO_REGION=region_to_region):
+        detail = search._regional_best([vecs[30]])  # the query's whole is image 0's region
+        paste = search._regional_best([rng.normal(size=512)], [vecs[5]])  # a query region is image 5's whole
+        both = search._regional_best([rng.normal(size=512)], [vecs[31]])  # a query region is image 1's region
+    assert detail[images[0].pk] == pytest.approx(1.0, abs=1e-3)
+    assert paste[images[5].pk] == pytest.approx(1.0, abs=1e-3)
+    assert (both.get(images[1].pk, 0.0) > 0.99) is region_to_region
