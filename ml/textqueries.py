@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import random
 import sys
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,7 +31,10 @@ __all__ = [
     "build_commentary_queries",
     "build_semart_queries",
     "commentary_by_url",
+    "fold_columns",
     "indexed_commentary_urls",
+    "predicate_matches",
+    "predicate_rows",
     "read_queries",
     "write_queries",
 ]
@@ -144,6 +149,57 @@ def write_queries(queries: Iterable[dict], path: str | Path) -> int:
     return n
 
 
+@functools.lru_cache(maxsize=4096)
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of a catalogue value ("Danaë" -> "danae")."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+# Catalogue fields a relevance predicate may name: substring conditions and equality conditions.
+PREDICATE_CONTAINS = {"author_contains": "author", "title_contains": "title", "location_contains": "location",
+                      "technique_contains": "technique"}
+PREDICATE_EQUALS = ("form", "type", "school", "timeframe")
+
+
+def fold_columns(rows: Iterable[dict[str, str]]) -> dict[str, list[str]]:
+    """Catalogue rows as folded columns, one list per predicate field, for predicate_rows."""
+    keys = (*PREDICATE_CONTAINS.values(), *PREDICATE_EQUALS)
+    columns: dict[str, list[str]] = {key: [] for key in keys}
+    for row in rows:
+        for key in keys:
+            columns[key].append(fold(row.get(key) or ""))
+    return columns
+
+
+def predicate_rows(predicate: dict, columns: dict[str, list[str]]) -> list[int]:
+    """Indexes of the rows (folded columns from fold_columns) that satisfy every condition of a
+    relevance predicate: substrings for the ``*_contains`` keys (author, title, location,
+    technique), equality for form, type, school and timeframe; a list value means every item must
+    hold (ml.visitorqueries explains the keys). An unknown key is an error, not a silent miss.
+    Cost: each condition scans the rows the previous ones kept (the first one: all of them)."""
+    n = len(next(iter(columns.values()), []))
+    keep = range(n)
+    for key, value in predicate.items():
+        values = [fold(v) for v in (value if isinstance(value, list) else [value])]
+        if key in PREDICATE_CONTAINS:
+            col = columns[PREDICATE_CONTAINS[key]]
+            for v in values:
+                keep = [i for i in keep if v in col[i]]
+        elif key in PREDICATE_EQUALS:
+            col = columns[key]
+            for v in values:
+                keep = [i for i in keep if col[i] == v]
+        else:
+            raise ValueError(f"unknown relevance condition {key!r}")
+    return list(keep)
+
+
+def predicate_matches(predicate: dict, row: dict[str, str]) -> bool:
+    """Whether one catalogue row satisfies a relevance predicate (see predicate_rows)."""
+    return bool(predicate_rows(predicate, fold_columns([row])))
+
+
 def read_queries(path: str | Path) -> list[dict]:
     """Read a JSON-lines query file written by write_queries. Raises ValueError naming the first
     line that is not a JSON object (a CSV or a JSON array passed by mistake)."""
@@ -166,14 +222,22 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point: write the SemArt (default) or WGA-commentary query file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="../shared/data", help="folder with wga_texts/ (and wga_art_or_trash/)")
-    parser.add_argument("--set", dest="which", default="semart", choices=["semart", "wga-commentary"])
+    parser.add_argument("--set", dest="which", default="semart", choices=["semart", "wga-commentary", "visitor"])
     parser.add_argument("--out", default=None,
-                        help="default demo/text_queries_semart.jsonl or demo/text_queries_wga_commentary.jsonl")
+                        help="default demo/text_queries_semart.jsonl, demo/text_queries_wga_commentary.jsonl "
+                             "or demo/text_queries_visitor.jsonl")
     parser.add_argument("--split", default="test", choices=["test", "val"])
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
+    if args.which == "visitor":
+        from ml.visitorqueries import QUERIES
+
+        out = args.out or "demo/text_queries_visitor.jsonl"
+        n = write_queries(({"id": f"v{i:03d}", **q} for i, q in enumerate(QUERIES, 1)), out)
+        print(f"wrote {n} hand-written visitor queries to {out}")
+        return 0
     texts = Path(args.data_dir) / "wga_texts"
     metadata = texts / "wga_scraped_descriptions" / "metadata.json"
     if args.which == "wga-commentary":

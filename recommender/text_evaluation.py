@@ -1,5 +1,7 @@
 """Text → artwork evaluation: Pr@k (a hit when a relevant artwork is in the top k), MRR and
-latency, over JSON-lines queries {"query": ..., "relevant": [catalogue URLs]}."""
+latency, over JSON-lines queries {"query": ..., "relevant": [catalogue URLs]} and/or
+{"relevant_where": [catalogue predicates]} (ml.textqueries.predicate_rows), with Pr@k per
+"kind" and per "lang" when the queries carry them (demo/text_queries_visitor.jsonl)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,44 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ml.evaluate import Run, mean_reciprocal_rank, percentile, precision_at_k
-from ml.textqueries import read_queries
+from ml.textqueries import fold_columns, predicate_rows, read_queries
 from recommender import text_search
 from recommender.models import Artwork
 from recommender.progress import Bars, no_bars
 
-MODES = ("fused", "dense", "bm25", "names", "fulltext", "lexical", "joint", "fused+joint", "fused+joint-all")
+KS = (1, 3, 5, 10)
+
+
+def group_table(runs: Sequence[Run], groups: Sequence[Sequence[str]]) -> str:
+    """Pr@1/3/5/10 per group: `runs[i]` is query i's (ranked ids, relevant ids), `groups[i]` the
+    groups it counts in (e.g. "kind known", "lang it")."""
+    members: dict[str, list[Run]] = {}
+    for run, names in zip(runs, groups, strict=True):
+        for name in names:
+            members.setdefault(name, []).append(run)
+    lines = [f"{'group':<16} {'n':>4}  " + "  ".join(f"Pr@{k:<3}" for k in KS)]
+    for name in sorted(members):
+        cells = "  ".join(f"{precision_at_k(members[name], k):.3f}" for k in KS)
+        lines.append(f"{name:<16} {len(members[name]):>4}  {cells}")
+    return "\n".join(lines)
+
+
+def _predicate_relevance(queries: list[dict]) -> dict[int, set[int]]:
+    """Query index -> artwork ids matching any of its `relevant_where` predicates, over the
+    whole catalogue (one read of ~45k rows, matched in Python column by column)."""
+    todo = [i for i, q in enumerate(queries) if q.get("relevant_where")]
+    if not todo:
+        return {}
+    fields = ("id", "title", "technique", "location", "form", "type", "school", "timeframe", "artist__name")
+    rows = list(Artwork.objects.filter(duplicate_of__isnull=True).values_list(*fields))
+    ids = [r[0] for r in rows]
+    names = ("id", "title", "technique", "location", "form", "type", "school", "timeframe", "author")
+    columns = fold_columns(dict(zip(names, (v or "" for v in r), strict=True)) for r in rows)
+    return {i: {ids[j] for p in queries[i]["relevant_where"] for j in predicate_rows(p, columns)} for i in todo}
+
+
+MODES = ("fused", "dense", "bm25", "names", "fulltext", "lexical", "fused-plain", "lexical-plain", "joint",
+         "fused+joint", "fused+joint-all")
 
 
 def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", bars: Bars = no_bars) -> str:
@@ -22,7 +56,8 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", 
     `names`, `fulltext` = the short-query `websearch_to_tsquery` list), `lexical` (the fused query
     without the sentence encoder, as when no worker answers), `joint` (the joint image/text space
     alone, over every projected image), `fused+joint` (the joint list fused for images without
-    human-written text only, its purpose) and `fused+joint-all` (fused over every image)."""
+    human-written text only, its purpose) and `fused+joint-all` (fused over every image);
+    `fused-plain` and `lexical-plain` leave out the subject vocabulary (ml.vocabulary)."""
     from recommender.captioning import get_encoder, query_embedding
     from recommender.joint_search import joint_ranks_or_none
 
@@ -39,14 +74,16 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", 
     if "joint" in mode and joint is None:
         return "no joint projection trained: run `manage.py train_joint` first"
     url_of = dict(Artwork.objects.exclude(url=None).values_list("url", "id"))
+    by_predicate = _predicate_relevance(queries)
     runs: list[Run] = []
     times: list[float] = []
     stages: dict[str, list[float]] = {}
     evaluated = 0
+    groups: list[list[str]] = []
     with bars("queries", total=len(queries), unit="query") as advance:
-        for item in queries:
+        for index, item in enumerate(queries):
             advance(1)
-            relevant = {url_of[u] for u in item.get("relevant", []) if u in url_of}
+            relevant = {url_of[u] for u in item.get("relevant", []) if u in url_of} | by_predicate.get(index, set())
             if not relevant:
                 continue
             evaluated += 1
@@ -61,17 +98,19 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", 
             elif mode == "joint":
                 ranked = joint(embed(q))[:10]  # type: ignore[misc]
             else:
-                res = text_search.text_query(q=q, embed=None if mode == "lexical" else embed, k=10, joint=joint)
+                res = text_search.text_query(q=q, embed=None if mode.startswith("lexical") else embed, k=10,
+                                             joint=joint, vocabulary=not mode.endswith("-plain"))
                 ranked = [h.artwork.pk for h in res.hits]
                 for stage, secs in res.timings.items():
                     stages.setdefault(stage, []).append(secs)
             times.append(time.perf_counter() - t)
             runs.append((ranked, relevant))
+            groups.append([f"{key} {item[key]}" for key in ("kind", "lang") if item.get(key)])
     if not evaluated:
         return "no query has a relevant artwork in the catalogue: import it first"
     n = evaluated
     # Pr@10: the measure SemArt's own Text2Art results are given in.
-    pr = {k: precision_at_k(runs, k) for k in (1, 3, 5, 10)}
+    pr = {k: precision_at_k(runs, k) for k in KS}
     catalogue = Artwork.objects.count()
     breakdown = ", ".join(f"{stage} {statistics.median(v) * 1000:.1f}" for stage, v in stages.items()
                           if stage != "total")
@@ -82,4 +121,5 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", 
         f"latency (encode + SQL, in-process): p50 {statistics.median(times) * 1000:.0f} ms, "
         f"p95 {percentile(times, 0.95) * 1000:.0f} ms"
         + (f"\nmedian ms per stage: {breakdown}" if breakdown else "")
+        + (f"\n{group_table(runs, groups)}" if any(groups) else "")
     )

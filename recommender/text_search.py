@@ -18,6 +18,7 @@ from django.db import connection
 from pgvector import Vector
 
 from ml.names import query_name_tokens
+from ml.vocabulary import Expansion, expand
 from recommender.models import Artwork
 from recommender.pgsettings import planner_settings
 
@@ -196,6 +197,35 @@ def trigram_ranks(q: str, filters: dict[str, str], depth: int = LIST_DEPTH) -> l
         return [r[0] for r in cur.fetchall()]
 
 
+def _title_regex(title: str) -> str:
+    """A POSIX regex for a vocabulary title at the start of a title word, on UPPER(title)."""
+    return r"\m" + re.sub(r"([^\w\s'-])", r"\\\1", title.upper())
+
+
+def vocabulary_ranks(exp: Expansion, filters: dict[str, str], depth: int = LIST_DEPTH) -> list[int]:
+    """Works whose title names a subject or famous work the query named in other words or another
+    language (ml.vocabulary): those by an artist the query (or the famous work) names first, then
+    by the vocabulary's order of titles (the specific before the general), wholes before details,
+    shorter titles first. Each title test is one trigram-indexed regex on UPPER(title)."""
+    if not exp.titles:
+        return []
+    where, params = _filter_sql(filters)
+    titles = {f"t{i}": _title_regex(t) for i, t in enumerate(exp.titles[:12])}
+    match = " OR ".join(f"UPPER(a.title) ~ %({k})s" for k in titles)
+    order = "CASE " + " ".join(f"WHEN UPPER(a.title) ~ %({k})s THEN {i}" for i, k in enumerate(titles)) + " END"
+    artists = [a.split(",")[0].upper() for a in exp.artists + exp.work_artists]
+    by_artist = "(CASE WHEN UPPER(ar.name) ~ %(artists)s THEN 0 ELSE 1 END), " if artists else ""
+    sql = f"""
+        SELECT a.id FROM recommender_artwork a LEFT JOIN recommender_artist ar ON ar.id = a.artist_id
+        WHERE ({match}) AND a.duplicate_of_id IS NULL {where}
+        ORDER BY {by_artist}{order}, (a.title ~* 'detail'), length(a.title), a.id LIMIT %(depth)s"""
+    args: dict[str, Any] = {**titles, **params, "depth": depth,
+                            "artists": r"\m(" + "|".join(re.escape(a) for a in artists) + ")"}
+    with connection.cursor() as cur:
+        cur.execute(sql, args)
+        return [r[0] for r in cur.fetchall()]
+
+
 def fuse(lists: dict[str, list[int]], weights: dict[str, float] | None = None, k: int = RRF_K
          ) -> list[tuple[int, float, dict[str, int]]]:
     """Reciprocal rank fusion: score = Σ w / (k + rank)."""
@@ -250,10 +280,16 @@ def demote_details(order: list[int], arts: dict[int, Artwork]) -> list[int]:
 
 
 def text_query(*, q: str, embed: Embedder | None, k: int = 10, filters: dict[str, str] | None = None,
-               highlight: bool = False, joint: Callable[[Sequence[float]], list[int]] | None = None
-               ) -> TextQueryResult:
-    """Run one text query. `embed=None` runs the lexical lists only (no worker needed)."""
+               highlight: bool = False, joint: Callable[[Sequence[float]], list[int]] | None = None,
+               vocabulary: bool = True) -> TextQueryResult:
+    """Run one text query. `embed=None` runs the lexical lists only (no worker needed).
+    `vocabulary=False` leaves out the subject vocabulary (its list and its words), for evaluation."""
     q = clean_query(q)
+    exp = expand(q) if vocabulary else Expansion()
+    # The word lists also read the vocabulary's English titles and artists' catalogue names, so
+    # "La Cène de Léonard" scores the works titled "Last Supper" by LEONARDO; the as-typed lists
+    # (full text, trigram) keep the query alone, whose AND of words the additions would only narrow.
+    q_words = f"{q} {exp.words()}" if exp else q
     filters = {f: v for f, v in (filters or {}).items() if f in FILTERS and v}
     k = max(1, min(100, k))
     timings: dict[str, float] = {}
@@ -268,7 +304,9 @@ def text_query(*, q: str, embed: Embedder | None, k: int = 10, filters: dict[str
         if joint is not None:
             lists["joint"] = joint(vec)
     t = time.perf_counter()
-    lists.update(lexical_ranks(q, filters))
+    lists.update(lexical_ranks(q_words, filters))
+    if exp.titles:
+        lists["vocabulary"] = vocabulary_ranks(exp, filters)
     if len(q.split()) <= LONG_QUERY_WORDS:
         lists["fulltext"] = fulltext_ranks(q, filters)
     if len(q.split()) <= TRIGRAM_MAX_WORDS:
