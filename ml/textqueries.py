@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point: write the SemArt (default) or WGA-commentary query file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="../shared/data", help="folder with wga_texts/ (and wga_art_or_trash/)")
-    parser.add_argument("--set", dest="which", default="semart", choices=["semart", "wga-commentary", "visitor"])
+    parser.add_argument("--set", dest="which", default="semart", choices=["semart", "wga-commentary", "visitor",
+                                                                          "visitor-heldout"])
     parser.add_argument("--out", default=None,
                         help="default demo/text_queries_semart.jsonl, demo/text_queries_wga_commentary.jsonl "
                              "or demo/text_queries_visitor.jsonl")
@@ -231,11 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    if args.which == "visitor":
-        from ml.visitorqueries import QUERIES
+    if args.which in ("visitor", "visitor-heldout"):
+        from ml.visitorqueries import HELDOUT, QUERIES
 
-        out = args.out or "demo/text_queries_visitor.jsonl"
-        n = write_queries(({"id": f"v{i:03d}", **q} for i, q in enumerate(QUERIES, 1)), out)
+        held = args.which == "visitor-heldout"
+        out = args.out or f"demo/text_queries_{args.which.replace('-', '_')}.jsonl"
+        prefix = "h" if held else "v"
+        n = write_queries(({"id": f"{prefix}{i:03d}", **q} for i, q in enumerate(HELDOUT if held else QUERIES, 1)),
+                          out)
         print(f"wrote {n} hand-written visitor queries to {out}")
         return 0
     texts = Path(args.data_dir) / "wga_texts"

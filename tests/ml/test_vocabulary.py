@@ -51,7 +51,7 @@ def test_predicates_match_catalogue_rows_accent_and_case_insensitive() -> None:
         predicate_matches({"painter": "REMBRANDT"}, row)
 
 
-def test_the_shipped_visitor_queries_are_the_module_and_cover_kinds_and_languages(tmp_path) -> None:
+def test_the_shipped_visitor_queries_are_the_module_and_cover_kinds_and_languages() -> None:
     from pathlib import Path
 
     shipped = read_queries(Path(__file__).resolve().parents[2] / "demo" / "text_queries_visitor.jsonl")
@@ -65,3 +65,13 @@ def test_the_shipped_visitor_queries_are_the_module_and_cover_kinds_and_language
         assert q["relevant_where"]
         for pred in q["relevant_where"]:
             predicate_matches(pred, row)
+
+
+def test_the_shipped_held_out_queries_are_the_module() -> None:
+    from pathlib import Path
+
+    from ml.visitorqueries import HELDOUT
+
+    shipped = read_queries(Path(__file__).resolve().parents[2] / "demo" / "text_queries_visitor_heldout.jsonl")
+    assert [{k: v for k, v in q.items() if k != "id"} for q in shipped] == HELDOUT
+    assert {q["lang"] for q in shipped} == {"en", "it", "fr", "de", "es", "nl"}
