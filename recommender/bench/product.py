@@ -84,6 +84,7 @@ class QueryAnswer:
     verdict: str
     found: list[int] = field(default_factory=list)  # artwork ids called duplicate/detail, best first
     seconds: float = 0.0  # end to end, the CNN included (see CachedEmbedder)
+    cnn_seconds: float = 0.0  # of which the CNN passes
 
 
 def image_query(data: bytes, embed: CachedEmbedder) -> QueryAnswer:
@@ -93,7 +94,7 @@ def image_query(data: bytes, embed: CachedEmbedder) -> QueryAnswer:
     res = search.image_query(data=data, embed=embed)
     seconds = time.perf_counter() - t - embed.spent + embed.charged
     found = [c.artwork.pk for c in res.candidates if str(c.verdict) in FOUND]
-    return QueryAnswer(verdict=str(res.verdict), found=found, seconds=seconds)
+    return QueryAnswer(verdict=str(res.verdict), found=found, seconds=seconds, cnn_seconds=embed.charged)
 
 
 def similar(artwork: Artwork) -> int:

@@ -101,6 +101,7 @@ def split_images(files: list[Path], *, queries: int, new: int, manifest: Path | 
 @dataclass
 class CopyQuery:
     name: str
+    family: str
     data: bytes
     image_id: int  # the original's image
     artwork_id: int
@@ -233,7 +234,7 @@ def _load_real(cfg: ScaleConfig, split: Split, tmp: Path, rng: np.random.Generat
         rgb = decode_image_file(path)
         bg = background if background is not None else np.full_like(rgb, 200)
         copy = fn(rgb, np.random.default_rng([cfg.seed, qi]), bg)
-        copies.append(CopyQuery(name=f"{path.name}/{family}/{strength}", data=png_bytes(copy),
+        copies.append(CopyQuery(name=f"{path.name}/{family}/{strength}", family=family, data=png_bytes(copy),
                                 image_id=image_of[path], artwork_id=artwork_of[image_of[path]],
                                 expected=str(expected_verdict(family))))
     return state, copies
@@ -321,6 +322,8 @@ class _SyntheticLoader:
         vec_col = self._column(img, product.VECTOR_FIELD)
         region_vec = next(c for c in self.region_columns if c.name == product.VECTOR_FIELD)
         progress = bar(count)
+        ids: list[np.ndarray] = []
+        vectors: list[np.ndarray] = []
         for start in range(0, count, LOAD_CHUNK):
             n = min(LOAD_CHUNK, count - start)
             batch = self.generator.batch(n, self.rng)
@@ -340,11 +343,14 @@ class _SyntheticLoader:
                 owners = np.repeat(np.asarray(img_ids), batch.region_counts)
                 storage.copy_rows(self.tables[reg], self.region_columns, (
                     self._region_row(int(o), v, region_vec) for o, v in zip(owners, batch.regions, strict=True)))
-            self.state.ids = np.concatenate([self.state.ids, np.asarray(img_ids, dtype=np.int64)])
-            self.state.vectors = np.concatenate([self.state.vectors, storage.stored(vec_col, batch.vectors)])
+            ids.append(np.asarray(img_ids, dtype=np.int64))
+            vectors.append(storage.stored(vec_col, batch.vectors))
             self.state.synthetic_ids += img_ids
             progress.update(n)
         progress.close()
+        # One concatenation per step: growing the arrays chunk by chunk would copy O(N^2) bytes.
+        self.state.ids = np.concatenate([self.state.ids, *ids])
+        self.state.vectors = np.concatenate([self.state.vectors, *vectors])
 
     def _region_row(self, owner: int, vector: np.ndarray, column: storage.Column) -> list[bytes | None]:
         assert self.region is not None
@@ -394,18 +400,23 @@ def _measure(cfg: ScaleConfig, state: State, copies: list[CopyQuery], absent: li
         if q.image_id in set(exact.tolist()):
             in_exact += 1
             in_product += q.image_id in full
-    found_times, notfound_times = [], []
+    found_times, notfound_times, cnn_times = [], [], []
     found = false_dup = false_synthetic = 0
+    by_family: dict[str, list[bool]] = {}
     for q in _bar(cfg, copies, f"copy queries {n:,}"):
         ans = product.image_query(q.data, embed)
         found_times.append(ans.seconds)
-        found += bool(ans.found) and ans.found[0] == q.artwork_id
+        cnn_times.append(ans.cnn_seconds)
+        hit = bool(ans.found) and ans.found[0] == q.artwork_id
+        found += hit
+        by_family.setdefault(q.family, []).append(hit)
         wrong = [a for a in ans.found if a != q.artwork_id]
         false_dup += bool(wrong)
         false_synthetic += any(a not in state.real_artwork_ids for a in wrong)
     for data in _bar(cfg, absent, f"absent queries {n:,}"):
         ans = product.image_query(data, embed)
         notfound_times.append(ans.seconds)
+        cnn_times.append(ans.cnn_seconds)
         false_dup += bool(ans.found)
         false_synthetic += any(a not in state.real_artwork_ids for a in ans.found)
     sim_times: list[float] = []
@@ -424,10 +435,12 @@ def _measure(cfg: ScaleConfig, state: State, copies: list[CopyQuery], absent: li
         "shortlist_recall_at_100": round(float(np.mean(recall100)), 4) if recall100 else None,
         "query_found_p50_ms": _ms(found_times, 0.5), "query_found_p95_ms": _ms(found_times, 0.95),
         "query_notfound_p50_ms": _ms(notfound_times, 0.5), "query_notfound_p95_ms": _ms(notfound_times, 0.95),
+        "query_cnn_p50_ms": _ms(cnn_times, 0.5),  # the CNN passes inside those query times
         "dup_recall": round(found / len(copies), 4) if copies else None,
         "dup_false_duplicates": false_dup,
         "scan_ms_per_new_image": round(scan_s / scanned * 1000, 1) if scanned else None,
         "similar_p50_ms": _ms(sim_times, 0.5), "similar_p95_ms": _ms(sim_times, 0.95),
+        "dup_recall_by_family": {f: f"{sum(v)}/{len(v)}" for f, v in sorted(by_family.items())},
         "dup_false_synthetic": false_synthetic, "copy_queries": len(copies), "absent_queries": len(absent),
         "originals_in_exact_top100": in_exact, "originals_in_shortlist_when_exact": in_product,
         "scan_images": scanned, "scan_pairs": pairs, "real_images": len(state.real_image_ids),

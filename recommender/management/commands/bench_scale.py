@@ -65,9 +65,11 @@ class Command(BaseCommand):
         widths = [max(len(h), 9) for h, _, _ in _COLUMNS]
 
         def header(text: str) -> None:
-            if not as_json:
-                self.stdout.write(text)
-                self.stdout.write("  ".join(h.rjust(w) for (h, _, _), w in zip(_COLUMNS, widths, strict=True)))
+            if as_json:  # stdout stays one JSON object per line
+                self.stderr.write(text)
+                return
+            self.stdout.write(text)
+            self.stdout.write("  ".join(h.rjust(w) for (h, _, _), w in zip(_COLUMNS, widths, strict=True)))
 
         def emit(row: dict[str, Any]) -> None:
             if as_json:
