@@ -226,12 +226,27 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(ARTSEARCH_HOME / "celerybeat-schedule")
 
+
+
+def _next_redis_database(url: str) -> str:
+    """The same Redis server as `url`, the database after its own (redis://h:p/N or unix:///sock?db=N)."""
+    u = urlparse(url)
+    query = {k: v[-1] for k, v in parse_qs(u.query).items()}
+    if u.scheme == "unix":
+        query["db"] = str(int(query.get("db", "0")) + 1)
+        return f"unix://{u.path}?" + "&".join(f"{k}={v}" for k, v in query.items())
+    return u._replace(path=f"/{int(u.path.strip('/') or '0') + 1}").geturl()
+
+
+# The cache (rate limits, login throttling) lives in its own Redis database next to the broker's:
+# clearing it (FLUSHDB) must never drop queued tasks or the workers' heartbeats.
+CACHE_URL = os.getenv("CACHE_URL") or _next_redis_database(REDIS_URL)
 CACHES = {
     "default": {
         # Redis down: reads miss and writes are dropped instead of raising (artsearch.cache), and
         # the rate limits let requests through (RATELIMIT_FAIL_OPEN) so search still answers.
         "BACKEND": "artsearch.cache.FailOpenRedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_URL,
         "KEY_PREFIX": "artsearch",
         "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
     }

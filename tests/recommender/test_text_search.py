@@ -76,7 +76,7 @@ def test_the_api_uses_the_query_worker_and_answers_awkward_queries(catalogue: No
     assert r.json()["results"][0]["url"].startswith("https://www.wga.hu/html/a/angelico/")
     assert "warning" not in r.json()
     cases = {
-        "very long": "an angel visiting the Virgin " * 345,  # 10,000 characters
+        "long": "an angel visiting the Virgin " * 68,  # 1,972 characters, just under the parameter limit
         "non-Latin": "受胎告知 天使 聖母 Благовещение",
         "SQL-looking": "'; DROP TABLE recommender_artwork; -- \" OR 1=1",
         "only punctuation": "?!?! & | ! :*",
@@ -85,6 +85,9 @@ def test_the_api_uses_the_query_worker_and_answers_awkward_queries(catalogue: No
         r = c.get(reverse("api_search_text"), {"q": q[:10_000]})
         assert r.status_code == 200, (name, r.content[:300])
         assert isinstance(r.json()["results"], list)
+    # Longer than any parameter may be (recommender.middleware): a JSON 400 that says the limit.
+    r = c.get(reverse("api_search_text"), {"q": "an angel visiting the Virgin " * 345})
+    assert r.status_code == 400 and "limit" in r.json()["error"]
     r = c.get(reverse("api_search_text"), {"q": "   "})
     assert r.status_code == 400 and "Type a few words" in r.json()["error"]
     with connection.cursor() as cur:
