@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from recommender.models import Caption
+from recommender.pgsettings import planner_settings
 
 JOINT_FILE = "joint.pt"
 
@@ -63,7 +64,9 @@ def joint_ranks_or_none(depth: int = 100, *, uncaptioned_only: bool = False
                      WHERE i.joint_embedding IS NOT NULL AND a.duplicate_of_id IS NULL
                      ORDER BY i.joint_embedding <=> %s::vector LIMIT %s"""
             params = [lit, depth]
-        with connection.cursor() as cur:
+        # Iterative index scan: the join filter (hidden duplicates) and dead index entries left by
+        # re-projection would otherwise cut the HNSW scan's ef_search candidates below `depth`.
+        with planner_settings(hnsw__iterative_scan="relaxed_order"), connection.cursor() as cur:
             cur.execute(sql, params)
             seen: dict[int, None] = {}
             for (art,) in cur.fetchall():
