@@ -35,7 +35,8 @@ def test_a_worker_indexes_and_the_copy_finds_its_original(worker, tmp_path: Path
     rows = ArtworkImage.objects.filter(pk__in=ids)
     for img in rows:
         vec = np.asarray(img.embedding)
-        assert vec.shape == (512,) and abs(np.linalg.norm(vec) - 1) < 1e-4 and img.model_version
+        # Stored as halfvec: each component keeps ~3 significant digits, so the norm is 1 to ~1e-4.
+        assert vec.shape == (512,) and abs(np.linalg.norm(vec) - 1) < 1e-3 and img.model_version
         assert img.n_keypoints > 0 and img.keypoints
     similar = selectors.artwork_similar_list(artwork=copy.artwork, k=5)
     assert similar[0].artwork == original.artwork
