@@ -218,28 +218,30 @@ def read_queries(path: str | Path) -> list[dict]:
     return out
 
 
+# Hand-written visitor query sets (ml.visitorqueries): --set name -> (list name, id prefix).
+VISITOR_SETS = {"visitor": ("QUERIES", "v"), "visitor-heldout": ("HELDOUT", "h"), "visitor-heldout2": ("HELDOUT2", "g")}
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point: write the SemArt (default) or WGA-commentary query file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="../shared/data", help="folder with wga_texts/ (and wga_art_or_trash/)")
-    parser.add_argument("--set", dest="which", default="semart", choices=["semart", "wga-commentary", "visitor",
-                                                                          "visitor-heldout"])
+    parser.add_argument("--set", dest="which", default="semart", choices=["semart", "wga-commentary", *VISITOR_SETS])
     parser.add_argument("--out", default=None,
                         help="default demo/text_queries_semart.jsonl, demo/text_queries_wga_commentary.jsonl "
-                             "or demo/text_queries_visitor.jsonl")
+                             "or demo/text_queries_<visitor set>.jsonl")
     parser.add_argument("--split", default="test", choices=["test", "val"])
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    if args.which in ("visitor", "visitor-heldout"):
-        from ml.visitorqueries import HELDOUT, QUERIES
+    if args.which in VISITOR_SETS:
+        import ml.visitorqueries
 
-        held = args.which == "visitor-heldout"
+        attr, prefix = VISITOR_SETS[args.which]
         out = args.out or f"demo/text_queries_{args.which.replace('-', '_')}.jsonl"
-        prefix = "h" if held else "v"
-        n = write_queries(({"id": f"{prefix}{i:03d}", **q} for i, q in enumerate(HELDOUT if held else QUERIES, 1)),
-                          out)
+        queries = getattr(ml.visitorqueries, attr)
+        n = write_queries(({"id": f"{prefix}{i:03d}", **q} for i, q in enumerate(queries, 1)), out)
         print(f"wrote {n} hand-written visitor queries to {out}")
         return 0
     texts = Path(args.data_dir) / "wga_texts"

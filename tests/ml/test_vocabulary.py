@@ -67,11 +67,12 @@ def test_the_shipped_visitor_queries_are_the_module_and_cover_kinds_and_language
             predicate_matches(pred, row)
 
 
-def test_the_shipped_held_out_queries_are_the_module() -> None:
+@pytest.mark.parametrize(("name", "set_name"), [("HELDOUT", "visitor_heldout"), ("HELDOUT2", "visitor_heldout2")])
+def test_the_shipped_held_out_queries_are_the_module(name: str, set_name: str) -> None:
     from pathlib import Path
 
-    from ml.visitorqueries import HELDOUT
+    import ml.visitorqueries
 
-    shipped = read_queries(Path(__file__).resolve().parents[2] / "demo" / "text_queries_visitor_heldout.jsonl")
-    assert [{k: v for k, v in q.items() if k != "id"} for q in shipped] == HELDOUT
+    shipped = read_queries(Path(__file__).resolve().parents[2] / "demo" / f"text_queries_{set_name}.jsonl")
+    assert [{k: v for k, v in q.items() if k != "id"} for q in shipped] == getattr(ml.visitorqueries, name)
     assert {q["lang"] for q in shipped} == {"en", "it", "fr", "de", "es", "nl"}
