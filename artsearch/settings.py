@@ -279,7 +279,7 @@ ARTSEARCH_MAX_FORM_OVERHEAD_BYTES = envint("ARTSEARCH_MAX_FORM_OVERHEAD_BYTES", 
 # bulk upload's zips may unpack to in all.
 ARTSEARCH_MAX_BULK_BYTES = envint("ARTSEARCH_MAX_BULK_BYTES", str(10 * ARTSEARCH_MAX_UPLOAD_BYTES))
 # Longest value of one query-string parameter and of one form field (400 above; the longest form
-# field is the curator caption, services.CAPTION_MAX_CHARS).
+# field is the curator caption, curation.CAPTION_MAX_CHARS).
 ARTSEARCH_MAX_PARAM_CHARS = envint("ARTSEARCH_MAX_PARAM_CHARS", "2000")
 ARTSEARCH_MAX_FIELD_CHARS = envint("ARTSEARCH_MAX_FIELD_CHARS", "10000")
 # Query images are decoded with at most this many pixels on their long side (ml.images.decode_image

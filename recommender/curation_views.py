@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
 from ml.images import ImageError
-from recommender import presentation, selectors, services
+from recommender import curation, presentation, review, selectors
+from recommender.catalogue import ARTWORK_FIELDS
 from recommender.exceptions import ApplicationError
 from recommender.forms import (
     ArtworkEditForm,
@@ -36,13 +37,13 @@ def upload_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         f = form.cleaned_data["image"]
         try:
-            upload = services.artwork_upload(
+            upload = curation.artwork_upload(
                 user=request.user, data=f.read(), source_name=f.name, metadata=form.cleaned_data,
                 artist_name=form.cleaned_data["artist"],
             )
         except ImageError as exc:
             form.add_error("image", str(exc))
-        except services.AlreadyInCollection as exc:
+        except curation.AlreadyInCollection as exc:
             messages.info(request, f"This exact file is already in the collection as this artwork; "
                                    f"nothing was uploaded ({f.name}).")
             return redirect(exc.artwork)
@@ -58,7 +59,7 @@ def upload_bulk(request: HttpRequest) -> HttpResponse:
     form = BulkUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return render(request, "curation/upload_form.html", {"form": ArtworkUploadForm(), "bulk": form}, status=400)
-    report = services.bulk_upload(
+    report = curation.bulk_upload(
         user=request.user, files=form.cleaned_data["files"], max_file_bytes=settings.ARTSEARCH_MAX_UPLOAD_BYTES,
         max_total_bytes=settings.ARTSEARCH_MAX_BULK_BYTES, max_pixels=settings.ARTSEARCH_MAX_PIXELS,
         max_side=settings.ARTSEARCH_DECODE_MAX_SIDE,
@@ -100,7 +101,7 @@ def upload_batch(request: HttpRequest, batch: str) -> HttpResponse:
 def upload_retry(request: HttpRequest, pk: int) -> HttpResponse:
     upload = get_object_or_404(uploads_of(request.user), pk=pk)
     try:
-        services.upload_retry(upload=upload, user=request.user)
+        curation.upload_retry(upload=upload, user=request.user)
     except ApplicationError as exc:
         messages.error(request, str(exc))
     return redirect(upload)
@@ -116,7 +117,7 @@ def upload_decide(request: HttpRequest, pk: int) -> HttpResponse:
         if form.cleaned_data["duplicate_of"]:
             other = Artwork.objects.filter(pk=form.cleaned_data["duplicate_of"]).first()
         try:
-            services.upload_decide(upload=upload, user=request.user, decision=form.cleaned_data["decision"],
+            curation.upload_decide(upload=upload, user=request.user, decision=form.cleaned_data["decision"],
                                    duplicate_of=other)
         except ApplicationError as exc:
             messages.error(request, str(exc))
@@ -140,7 +141,7 @@ def report_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, "No artwork with that number.")
         else:
             try:
-                services.duplicate_report(artwork=artwork, other=other, user=request.user,
+                review.duplicate_report(artwork=artwork, other=other, user=request.user,
                                           note=form.cleaned_data["note"])
             except ApplicationError as exc:
                 messages.error(request, str(exc))
@@ -171,13 +172,13 @@ def review_pair(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             if action == "confirm":
                 canonical = get_object_or_404(Artwork, pk=request.POST.get("canonical"))
-                services.pair_confirm_duplicate(pair=pair, user=request.user, canonical=canonical)
+                review.pair_confirm_duplicate(pair=pair, user=request.user, canonical=canonical)
             elif action == "detail":
-                services.pair_mark_detail(pair=pair, user=request.user)
+                review.pair_mark_detail(pair=pair, user=request.user)
             elif action == "reject":
-                services.pair_reject(pair=pair, user=request.user)
+                review.pair_reject(pair=pair, user=request.user)
             elif action == "undo":
-                services.pair_undo(pair=pair, user=request.user)
+                review.pair_undo(pair=pair, user=request.user)
             else:
                 raise ApplicationError(f"unknown action {action!r}")
         except ApplicationError as exc:
@@ -201,12 +202,12 @@ def artwork_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if not may_edit_artwork(request.user, artwork):
         raise PermissionDenied("this artwork came from another curator's upload; staff may edit it")
     curator_caption = artwork.captions.filter(source="curator").first()
-    initial = {k: getattr(artwork, k) for k in services.UPLOAD_FIELDS}
+    initial = {k: getattr(artwork, k) for k in ARTWORK_FIELDS}
     initial["artist"] = artwork.artist.name if artwork.artist else ""
     initial["caption"] = curator_caption.text if curator_caption else ""
     form = ArtworkEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        services.artwork_update(artwork=artwork, user=request.user, fields=form.cleaned_data,
+        curation.artwork_update(artwork=artwork, user=request.user, fields=form.cleaned_data,
                                 artist_name=form.cleaned_data["artist"], caption=form.cleaned_data["caption"])
         messages.success(request, "Saved; its captions are being refreshed.")
         return redirect(artwork)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from ml.images import ImageError, decode_image
 from ml.rules import Verdict
-from recommender import services
+from recommender import review
 from recommender.models import ArtworkImage, DuplicateScan
 from recommender.search import Candidate, QueryVectors, copies_find
 
@@ -62,10 +62,10 @@ def image_copies(image: ArtworkImage, *, k: int | None = None) -> list[Candidate
 
 def image_duplicates_check(image: ArtworkImage, *, k: int | None = None, source: str = "scan") -> list[Candidate]:
     """Find and record duplicate/detail partners of one indexed image; returns them.
-    Idempotent: a pair is stored once (services.duplicate_pair_record updates it)."""
+    Idempotent: a pair is stored once (review.duplicate_pair_record updates it)."""
     found = image_copies(image, k=k)
     for c in found:
-        services.duplicate_pair_record(
+        review.duplicate_pair_record(
             first=image, second=c.image, verdict=str(c.verdict), cosine=c.cosine, inliers=c.inliers, source=source,
             evidence={"reason": c.decision.reason, "mirrored": bool(c.match and c.match.mirrored),
                       "coverage_query": c.match.coverage_query if c.match else None,

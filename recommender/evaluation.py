@@ -24,9 +24,9 @@ from ml.perturb import PERTURBATIONS, expected_verdict
 from ml.rules import Verdict
 from ml.visualize import png_bytes
 from recommender import search
+from recommender.catalogue import image_attach
 from recommender.models import Artwork, ArtworkImage
 from recommender.progress import Bars, no_bars
-from recommender.services import image_attach
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ from django.conf import settings
 from django.utils.functional import lazy
 
 from ml.images import IMAGE_SUFFIXES
+from recommender.curation import FIELD_MAX_CHARS
 from recommender.middleware import megabytes
-from recommender.services import FIELD_MAX_CHARS
+from recommender.review import NOTE_MAX_CHARS
 
 
 def _limit_text() -> str:
@@ -21,7 +22,7 @@ def _too_large(f: Any) -> str:
 
 
 def _char(name: str, **kwargs: Any) -> forms.CharField:
-    """A metadata field as long as the model's column (services.FIELD_MAX_CHARS)."""
+    """A metadata field as long as the model's column (curation.FIELD_MAX_CHARS)."""
     return forms.CharField(max_length=FIELD_MAX_CHARS[name], **kwargs)
 
 
@@ -102,7 +103,7 @@ class DecisionForm(forms.Form):
 
 class ReportDuplicateForm(forms.Form):
     other = forms.CharField(max_length=500, label="Duplicate of (artwork number or its address)")
-    note = forms.CharField(max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(max_length=NOTE_MAX_CHARS, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean_other(self) -> int:
         raw = self.cleaned_data["other"].strip().rstrip("/")

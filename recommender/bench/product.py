@@ -16,9 +16,9 @@ from django.db.models import Q
 
 from ml.rules import Verdict
 from recommender import search, selectors
+from recommender.catalogue import images_import_folder
 from recommender.duplicates import duplicates_scan
 from recommender.models import Artwork, ArtworkImage, DuplicatePair, ImageRegion
-from recommender.services import images_import_folder
 
 FOUND = (str(Verdict.DUPLICATE), str(Verdict.DETAIL))
 # The tables the benchmark fills: artworks, images (global vector, keypoints), regions.

@@ -17,9 +17,9 @@ from django.contrib.auth.models import Group, User
 from playwright.sync_api import Page, Route, expect
 
 from recommender import jobs, selectors
+from recommender.catalogue import images_import_folder
 from recommender.models import Artwork, ArtworkImage, DuplicatePair, Upload
 from recommender.selectors import UPLOAD_STEPS
-from recommender.services import images_import_folder
 from tests.e2e.conftest import Shots
 from tests.recommender.helpers import demo_subset, edited_copy, wait_indexed
 
@@ -159,7 +159,7 @@ def test_visitor_curator_and_staff_in_a_browser(
     copy.artwork.refresh_from_db()
     assert copy.artwork.duplicate_of is None
     # Keeping a piece is the curator's view, not proof it is no copy: the pair stays for staff,
-    # with the curator's note (services.upload_decide).
+    # with the curator's note (curation.upload_decide).
     pair.refresh_from_db()
     assert pair.status == DuplicatePair.Status.CANDIDATE and pair.evidence["curator"] == "kept as new by carl"
 

@@ -18,8 +18,8 @@ from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 from recommender import jobs
+from recommender.catalogue import images_import_folder
 from recommender.models import Artwork, ArtworkImage
-from recommender.services import images_import_folder
 from tests.conftest import REPO
 from tests.e2e.conftest import Shots
 from tests.recommender.helpers import demo_subset, edited_copy, wait_indexed

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test.utils import override_settings
 
+from recommender.catalogue import images_import_folder
 from recommender.models import Artwork, ArtworkImage
-from recommender.services import images_import_folder
 from tests.recommender.helpers import demo_subset
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,8 +14,8 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from recommender.captioning import machine_captions_update
+from recommender.catalogue import images_import_folder
 from recommender.models import Artwork, ArtworkImage, Caption
-from recommender.services import images_import_folder
 from tests.conftest import DEMO
 
 pytestmark = pytest.mark.django_db

@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from artsearch import embedded
 from artsearch.celery import HEARTBEAT_STALE_S
-from recommender import health, jobs, services, sweeper
+from recommender import curation, health, jobs, sweeper
 from recommender.models import Upload
 from tests.conftest import DEMO
 from tests.recommender.base import users  # noqa: F401 - fixture
@@ -206,7 +206,7 @@ def test_an_upload_is_taken_before_a_backlog_of_bulk_work(worker, users: dict[st
         # 20 re-indexing batches (of images that do not exist: quick, but each one a task).
         jobs.enqueue_index(list(range(10**9, 10**9 + 20 * settings.ARTSEARCH_INDEX_BATCH)))
         f = sorted((DEMO / "images").glob("*.jpg"))[161]
-        upload = services.artwork_upload(user=users["curator"], data=f.read_bytes(), source_name=f.name,
+        upload = curation.artwork_upload(user=users["curator"], data=f.read_bytes(), source_name=f.name,
                                          metadata={"title": "Interactive"})
         offset = len(worker.log.read_bytes())
     finally:

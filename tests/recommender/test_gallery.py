@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from recommender import selectors
+from recommender.catalogue import images_import_folder
 from recommender.models import Artist, Artwork, ArtworkImage
-from recommender.services import images_import_folder
 from tests.recommender.helpers import demo_subset
 
 pytestmark = pytest.mark.django_db

@@ -21,8 +21,8 @@ from PIL import Image, ImageOps
 from artsearch.celery import app
 from ml.perturb import PERTURBATIONS, detail, paste
 from recommender import health, jobs, selectors
+from recommender.catalogue import images_import_folder
 from recommender.models import ArtworkImage, DuplicatePair
-from recommender.services import images_import_folder
 from tests.recommender.bad_images import awkward_but_valid, invalid_inputs
 from tests.recommender.helpers import demo_subset, edited_copy, wait_indexed
 
@@ -185,8 +185,8 @@ def test_curator_uploads_are_flagged_exactly_as_a_visitors_query_of_the_same_fil
     from django.contrib.auth.models import Group, User
     from django.db import transaction
 
+    from recommender.curation import artwork_upload
     from recommender.models import Upload
-    from recommender.services import artwork_upload
 
     curator = User.objects.create_user("cora", password="pw")
     curator.groups.add(Group.objects.get_or_create(name="curators")[0])

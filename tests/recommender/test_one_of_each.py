@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from ml.images import IMAGE_SUFFIXES
-from recommender import forms, search, selectors, services
+from recommender import catalogue, curation, forms, review, search, selectors
 from recommender.models import Artist, Artwork, ArtworkImage
 
 
@@ -31,7 +31,7 @@ def _image(art: Artwork, name: str) -> ArtworkImage:
 def test_collapse_groups_keeps_the_best_member_of_each_group() -> None:
     a, b, c = (Artwork.objects.create(title=t) for t in "ABC")
     a1, a2, b1, c1 = _image(a, "a1"), _image(a, "a2"), _image(b, "b1"), _image(c, "c1")
-    services.duplicate_pair_record(first=a1, second=b1, verdict="duplicate", cosine=0.99, inliers=80, evidence={})
+    review.duplicate_pair_record(first=a1, second=b1, verdict="duplicate", cosine=0.99, inliers=80, evidence={})
     hits = [Hit(a1), Hit(b1), Hit(a2), Hit(c1)]
     kept = selectors.collapse_groups(hits)
     assert [h.image for h in kept] == [a1, c1]
@@ -55,5 +55,6 @@ def test_artist_display_name_is_ml_names(raw: str, shown: str) -> None:
 
 
 def test_image_suffixes_are_stated_once() -> None:
-    assert services.IMAGE_SUFFIXES is IMAGE_SUFFIXES and forms.IMAGE_SUFFIXES is IMAGE_SUFFIXES
+    assert catalogue.IMAGE_SUFFIXES is IMAGE_SUFFIXES and curation.IMAGE_SUFFIXES is IMAGE_SUFFIXES
+    assert forms.IMAGE_SUFFIXES is IMAGE_SUFFIXES
     assert all(s == s.lower() and s.startswith(".") for s in IMAGE_SUFFIXES)

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from recommender import services
+from recommender import review
 from recommender.exceptions import ApplicationError
 from recommender.models import ArtworkImage, DuplicatePair
 from tests.recommender.base import users  # noqa: F401 - fixture
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _pair(collection: dict[str, ArtworkImage]) -> DuplicatePair:  # noqa: F811
-    return services.duplicate_pair_record(first=collection["original"], second=collection["copy"],
+    return review.duplicate_pair_record(first=collection["original"], second=collection["copy"],
                                           verdict="duplicate", cosine=0.99, inliers=80, evidence={})
 
 
@@ -26,9 +26,9 @@ def test_it_refuses_with_an_application_error(collection: dict[str, ArtworkImage
                                               users: dict[str, User]) -> None:  # noqa: F811
     pair = _pair(collection)
     with pytest.raises(ApplicationError, match="canonical artwork must be one of the pair"):
-        services.pair_confirm_duplicate(pair=pair, user=users["staff"], canonical=collection["other"].artwork)
+        review.pair_confirm_duplicate(pair=pair, user=users["staff"], canonical=collection["other"].artwork)
     with pytest.raises(ApplicationError, match="cannot duplicate itself"):
-        services.duplicate_report(artwork=collection["other"].artwork, other=collection["other"].artwork,
+        review.duplicate_report(artwork=collection["other"].artwork, other=collection["other"].artwork,
                                   user=users["visitor"])
 
 
@@ -55,7 +55,7 @@ def test_a_bug_in_a_service_is_a_500_not_a_message(collection: dict[str, Artwork
     def broken(**kwargs: object) -> None:
         raise ValueError("a bug, not a refusal")
 
-    monkeypatch.setattr(services, "pair_reject", broken)
+    monkeypatch.setattr(review, "pair_reject", broken)
     c = Client(raise_request_exception=False)
     c.force_login(users["staff"])
     r = c.post(reverse("review_pair", args=[pair.pk]), {"action": "reject"})

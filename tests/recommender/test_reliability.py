@@ -11,9 +11,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from recommender import jobs, services
+from recommender import curation, jobs
+from recommender.catalogue import images_import_folder
 from recommender.models import ArtworkImage, Upload
-from recommender.services import images_import_folder
 from recommender.sweeper import queue_length
 from tests.recommender.base import users  # noqa: F401 - fixture
 from tests.recommender.helpers import demo_subset, wait_indexed
@@ -55,7 +55,7 @@ def test_uploads_made_while_no_worker_runs_are_processed_when_one_starts(
     try:
         files = sorted((DEMO / "images").glob("*.jpg"))[150:152]
         uploads = [
-            services.artwork_upload(user=users["curator"], data=f.read_bytes(), source_name=f.name,
+            curation.artwork_upload(user=users["curator"], data=f.read_bytes(), source_name=f.name,
                                     metadata={"title": f.stem})
             for f in files
         ]

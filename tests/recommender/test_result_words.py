@@ -13,9 +13,9 @@ from django.template.loader import render_to_string
 from ml.keypoints import MatchResult, QueryMatcher
 from ml.rules import overall_verdict
 from recommender import presentation
+from recommender.catalogue import images_import_folder
 from recommender.models import ArtworkImage
 from recommender.search import Candidate, ImageQueryResult, thresholds
-from recommender.services import images_import_folder
 from tests.recommender.helpers import demo_subset
 
 pytestmark = pytest.mark.django_db

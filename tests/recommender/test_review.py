@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from recommender import selectors, services
+from recommender import review, selectors
 from recommender.models import Artwork, ArtworkImage, AuditLog, DuplicatePair
 from tests.recommender.base import users  # noqa: F401 - fixture
 
@@ -46,7 +46,7 @@ def test_confirmed_duplicates_leave_recommendations_and_undo_brings_them_back(
     cousin = collection["cousin"].artwork
     assert set(titles(selectors.artwork_similar_list(artwork=cousin))[:2]) == {"original", "copy"}
 
-    pair = services.duplicate_pair_record(first=copy, second=original, verdict="duplicate", cosine=0.99,
+    pair = review.duplicate_pair_record(first=copy, second=original, verdict="duplicate", cosine=0.99,
                                           inliers=80, evidence={})
     # A detected pair already collapses the group: one entry, the other "also appears as".
     items = selectors.artwork_similar_list(artwork=cousin)
@@ -54,14 +54,14 @@ def test_confirmed_duplicates_leave_recommendations_and_undo_brings_them_back(
     assert first in {"original", "copy"} and not {"original", "copy"} <= set(titles(items))
     assert [a.title for a in items[0].also] == list({"original", "copy"} - {first})
 
-    services.pair_confirm_duplicate(pair=pair, user=users["staff"], canonical=original.artwork)
+    review.pair_confirm_duplicate(pair=pair, user=users["staff"], canonical=original.artwork)
     copy.artwork.refresh_from_db()
     assert copy.artwork.duplicate_of == original.artwork
     assert "copy" not in titles(selectors.artwork_similar_list(artwork=cousin))
     page = Client().get(reverse("artwork_detail", args=[copy.artwork.pk]))
     assert b"This is a copy of" in page.content
 
-    services.pair_undo(pair=pair, user=users["staff"])
+    review.pair_undo(pair=pair, user=users["staff"])
     copy.artwork.refresh_from_db()
     pair.refresh_from_db()
     assert copy.artwork.duplicate_of is None and pair.status == DuplicatePair.Status.CANDIDATE
@@ -72,10 +72,10 @@ def test_confirmed_duplicates_leave_recommendations_and_undo_brings_them_back(
 def test_a_rejected_pair_is_never_proposed_again(collection: dict[str, ArtworkImage], users: dict[str, User]  # noqa: F811
                                                 ) -> None:
     a, b = collection["original"], collection["cousin"]
-    pair = services.duplicate_pair_record(first=a, second=b, verdict="duplicate", cosine=0.8, inliers=25,
+    pair = review.duplicate_pair_record(first=a, second=b, verdict="duplicate", cosine=0.8, inliers=25,
                                           evidence={})
-    services.pair_reject(pair=pair, user=users["staff"])
-    again = services.duplicate_pair_record(first=b, second=a, verdict="duplicate", cosine=0.8, inliers=30,
+    review.pair_reject(pair=pair, user=users["staff"])
+    again = review.duplicate_pair_record(first=b, second=a, verdict="duplicate", cosine=0.8, inliers=30,
                                            evidence={})
     assert again.pk == pair.pk and again.status == DuplicatePair.Status.REJECTED
     assert DuplicatePair.objects.count() == 1
@@ -86,7 +86,7 @@ def test_a_rejected_pair_is_never_proposed_again(collection: dict[str, ArtworkIm
 
 def test_the_review_page_confirms_with_a_chosen_canonical(collection: dict[str, ArtworkImage],
                                                           users: dict[str, User]) -> None:  # noqa: F811
-    pair = services.duplicate_pair_record(first=collection["original"], second=collection["copy"],
+    pair = review.duplicate_pair_record(first=collection["original"], second=collection["copy"],
                                           verdict="duplicate", cosine=0.99, inliers=80, evidence={})
     c = Client()
     c.force_login(users["staff"])
@@ -109,7 +109,7 @@ def test_mark_as_detail_and_visitor_reports(collection: dict[str, ArtworkImage],
     assert r.status_code == 302
     pair = DuplicatePair.objects.get()
     assert pair.source == DuplicatePair.Source.REPORT and pair.evidence["note"] == "same picture"
-    services.pair_mark_detail(pair=pair, user=users["staff"])
+    review.pair_mark_detail(pair=pair, user=users["staff"])
     pair.refresh_from_db()
     assert (pair.status, pair.verdict) == ("confirmed", "detail")
     r = c.post(reverse("report_duplicate", args=[collection["original"].artwork.pk]), {"other": "not a number"})

@@ -16,8 +16,8 @@ from django.db import connection
 from django.test import override_settings
 
 from recommender import jobs
+from recommender.catalogue import images_import_folder
 from recommender.models import ArtworkImage
-from recommender.services import images_import_folder
 from tests.conftest import WorkerProcess
 from tests.recommender.helpers import demo_subset, wait_indexed
 

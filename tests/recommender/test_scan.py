@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from ml.images import decode_image
 from ml.keypoints import orb_keypoints
+from recommender.catalogue import image_attach
 from recommender.duplicates import duplicates_scan
 from recommender.models import Artwork, ArtworkImage, DuplicatePair, DuplicateScan
-from recommender.services import image_attach
 from tests.recommender.helpers import edited_copy
 
 pytestmark = pytest.mark.django_db

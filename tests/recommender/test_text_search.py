@@ -13,8 +13,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from recommender.catalogue import images_import_folder
 from recommender.models import Artwork, Caption
-from recommender.services import images_import_folder
 from tests.conftest import DEMO
 
 pytestmark = pytest.mark.django_db

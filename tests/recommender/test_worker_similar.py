@@ -11,8 +11,8 @@ from django.test import Client
 from django.utils import timezone
 
 from recommender import jobs, selectors
+from recommender.catalogue import images_import_folder
 from recommender.models import Artwork, ArtworkImage
-from recommender.services import images_import_folder
 from tests.recommender.helpers import demo_subset, edited_copy, wait_indexed, wait_processed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]

@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from ml.images import ImageError
+from recommender.catalogue import image_attach
 from recommender.models import Artwork
-from recommender.services import image_attach
 
 WGA = "https://www.wga.hu"
 USER_AGENT = "ArtSearch/0.1 (educational; polite: 1 request/s)"

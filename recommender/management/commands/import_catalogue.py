@@ -5,8 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recommender.catalogue import open_text, parse_catalogue
-from recommender.services import catalogue_import
+from recommender.catalogue import catalogue_import, open_text, parse_catalogue
 
 
 class Command(BaseCommand):

@@ -6,9 +6,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommender import jobs
+from recommender.catalogue import images_import_folder
 from recommender.exceptions import ApplicationError
 from recommender.models import ArtworkImage
-from recommender.services import images_import_folder
 
 
 class Command(BaseCommand):
