@@ -158,14 +158,41 @@ def commentary_import(path: Path, *, max_words: int = 150) -> CommentaryReport:
     arts = dict(Artwork.objects.filter(url__in=list(by_url)).values_list("url", "id"))
     report.unmatched = len(set(by_url) - set(arts))
     for url, art_id in arts.items():
-        chunks = chunk_text(by_url[url], max_words=max_words) or [by_url[url]]
-        Caption.objects.filter(artwork_id=art_id, source=Caption.Source.COMMENTARY).delete()
-        Caption.objects.bulk_create([Caption(artwork_id=art_id, source=Caption.Source.COMMENTARY, text=c, chunk=i)
-                                     for i, c in enumerate(chunks)])
+        _commentary_replace(art_id, by_url[url], max_words=max_words)
         report.artworks += 1
-        report.chunks += len(chunks)
+        report.chunks += Caption.objects.filter(artwork_id=art_id, source=Caption.Source.COMMENTARY).count()
     search_vectors_refresh(artwork_ids=list(arts.values()))
     return report
+
+
+def _commentary_replace(artwork_id: int, text: str, *, max_words: int = 150) -> list[int]:
+    """Make the artwork's commentary captions the chunks of `text` (already cleaned); returns the
+    ids of the captions written, none when the stored chunks are already these (so a re-run keeps
+    their embeddings)."""
+    chunks = chunk_text(text, max_words=max_words) or [text]
+    stored = list(Caption.objects.filter(artwork_id=artwork_id, source=Caption.Source.COMMENTARY)
+                  .order_by("chunk").values_list("text", flat=True))
+    if stored == chunks:
+        return []
+    Caption.objects.filter(artwork_id=artwork_id, source=Caption.Source.COMMENTARY).delete()
+    made = Caption.objects.bulk_create([Caption(artwork_id=artwork_id, source=Caption.Source.COMMENTARY, text=c,
+                                                chunk=i) for i, c in enumerate(chunks)])
+    return [c.pk for c in made]
+
+
+@transaction.atomic
+def commentary_store(*, artwork_id: int, text: str) -> list[int]:
+    """Store one artwork's commentary (e.g. read from its WGA page by `fetch_images`) as its
+    `commentary` captions and refresh its full-text row; returns the ids of new captions, which
+    still need their embedding (`captions_embed`, or the `bulk` queue). Idempotent; an empty
+    text changes nothing."""
+    text = clean_commentary(text)
+    if not text:
+        return []
+    ids = _commentary_replace(artwork_id, text)
+    if ids:
+        search_vectors_refresh(artwork_ids=[artwork_id])
+    return ids
 
 
 def captions_embed(*, caption_ids: Sequence[int] | None = None, batch: int = 256, bars: Bars = no_bars) -> int:
