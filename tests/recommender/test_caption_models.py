@@ -113,3 +113,33 @@ def test_train_joint_holdout_leaves_query_artworks_out(indexed_with_vectors: lis
                 call_command("train_joint", "--holdout", str(bad), stdout=StringIO())
             with pytest.raises(CommandError, match=why):
                 call_command("evaluate", "text", "--queries", str(bad), stdout=StringIO())
+
+
+def test_train_joint_curve_prints_the_learning_curve_and_stores_nothing(indexed_with_vectors: list[ArtworkImage],
+                                                                         tmp_path: Path) -> None:
+    """`--curve` trains on growing sets of pairs outside the evaluation queries' artworks and ranks the
+    queries' images: the joint list alone against chance, and caption retrieval with and without it."""
+    queries = tmp_path / "q.jsonl"
+    arts = [im.artwork for im in indexed_with_vectors[:16]]
+    queries.write_text("".join(json.dumps({"query": f"{a.form} {a.type} {a.title}", "relevant": [a.url]}) + "\n"
+                               for a in arts))
+    with override_settings(MODEL_DIR=tmp_path):
+        out = StringIO()
+        call_command("train_joint", "--curve", "30,all", "--holdout", str(queries), "--seeds", "2", "--epochs", "3",
+                     "--methods", "infonce-frozen,ridge", stdout=out, stderr=StringIO())
+        text = out.getvalue()
+        assert not (tmp_path / "joint.pt").exists()
+        assert not ArtworkImage.objects.filter(joint_embedding__isnull=False).exists()
+    assert "16 queries, 2 splits" in text and "ranking all 200 indexed images" in text, text
+    table = [line.split() for line in text.splitlines() if line.split()[1:2] in (["ridge"], ["infonce-frozen"])]
+    joint_rows = [r for r in table if r[2] not in ("uncaptioned", "captioned")]
+    fused_rows = [r for r in table if r[2] in ("uncaptioned", "captioned")]
+    assert len(joint_rows) == 4 and len(fused_rows) == 8
+    assert 30 <= float(joint_rows[0][0]) < float(joint_rows[2][0])  # `all` trains on more pairs than 30
+    assert all(0 <= float(x) <= 1 for r in joint_rows for x in r[2:6])
+    for args, why in ((["--curve", "10"], "needs the evaluation queries"),
+                      (["--curve", "ten", "--holdout", str(queries)], "sizes are numbers"),
+                      (["--curve", "10", "--holdout", str(queries), "--methods", "svm"], "unknown method"),
+                      (["--curve", "10", "--holdout", str(queries), "--eval-fraction", "1"], "eval-fraction")):
+        with pytest.raises(CommandError, match=why):
+            call_command("train_joint", *args, stdout=StringIO())

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -9,73 +10,284 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recommender.joint_search import JOINT_FILE
+from recommender.joint_search import HUMAN_SOURCES, JOINT_FILE
 from recommender.models import ArtworkImage, Caption
 from recommender.progress import tqdm_bars
+
+KS = (1, 5, 10)
 
 
 def holdout_urls(paths: list[Path]) -> set[str]:
     """The relevant catalogue URLs of JSON-lines query files ({"query", "relevant": [urls]})."""
+    return {u for q in _read(paths) for u in q.get("relevant", [])}
+
+
+def _read(paths: list[Path]) -> list[dict[str, Any]]:
     from ml.textqueries import read_queries
 
-    urls: set[str] = set()
+    out: list[dict[str, Any]] = []
     for path in paths:
         if not path.is_file():
             raise CommandError(f"{path}: no such query file")
         try:
-            urls.update(str(u) for q in read_queries(path) for u in q.get("relevant", []))
+            out += [{"query": str(q.get("query", "")), "relevant": [str(u) for u in q.get("relevant", [])]}
+                    for q in read_queries(path)]
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-    return urls
+    return out
+
+
+@dataclass
+class Collection:
+    """The indexed images (one row each) and the human-written caption vectors of their artworks."""
+
+    images: list[ArtworkImage]
+    vectors: np.ndarray  # (images, 512)
+    captions: dict[int, list[tuple[str, np.ndarray]]] = field(default_factory=dict)  # artwork -> (source, vec)
+
+    @classmethod
+    def load(cls) -> Collection:
+        images = list(ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED)
+                      .select_related("artwork").order_by("id"))
+        captions: dict[int, list[tuple[str, np.ndarray]]] = defaultdict(list)
+        for art_id, source, emb in (Caption.objects.filter(artwork_id__in=[i.artwork_id for i in images],
+                                                           embedding__isnull=False)
+                                    .order_by("artwork_id", "source", "chunk")
+                                    .values_list("artwork_id", "source", "embedding")):
+            captions[art_id].append((source, np.asarray(emb, dtype=np.float32)))
+        vectors = np.asarray([i.embedding for i in images], dtype=np.float32).reshape(len(images), -1)
+        return cls(images=images, vectors=vectors, captions=dict(captions))
+
+    def pairs(self, artworks: set[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(image vectors, caption vectors, image ids): one pair per human caption (catalogue sentence,
+        each commentary chunk, curator text) of each image of these artworks. Machine captions are left
+        out: they are made from the image vector itself, so they carry no human information."""
+        rows: list[tuple[int, np.ndarray]] = []
+        for n, im in enumerate(self.images):
+            if im.artwork_id in artworks:
+                rows += [(n, vec) for source, vec in self.captions.get(im.artwork_id, []) if source in HUMAN_SOURCES]
+        if not rows:
+            return np.zeros((0, self.vectors.shape[1]), np.float32), np.zeros((0, 384), np.float32), np.zeros(0)
+        img = self.vectors[[r[0] for r in rows]]
+        txt = np.asarray([r[1] / max(float(np.linalg.norm(r[1])), 1e-12) for r in rows], dtype=np.float32)
+        return img, txt, np.asarray([self.images[r[0]].pk for r in rows])
 
 
 class Command(BaseCommand):
     help = (
-        "Train the joint image/text projection on (CAM-VGG16 image vector, caption embedding) pairs, then store "
-        "every indexed image's projected vector, so sentences also find images without captions."
+        "Train the joint image/text projection on (CAM-VGG16 image vector, caption embedding) pairs and store every "
+        "indexed image's projected vector; or, with --curve, measure its learning curve on held-out queries "
+        "(nothing stored)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
+        from ml.joint import METHODS
+
         parser.add_argument("--epochs", type=int, default=100)
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--method", choices=METHODS, default="infonce")
         parser.add_argument("--holdout", type=Path, action="append", default=[],
                             help="query file (JSON lines with `relevant` URLs): its relevant artworks are left out "
                                  "of training, so the evaluation does not test on training pairs; repeatable")
+        parser.add_argument("--curve", default="",
+                            help="comma-separated training-set sizes in image/caption pairs (`all` for every pair "
+                                 "outside the evaluation): train on each and rank the --holdout queries' images")
+        parser.add_argument("--methods", default=",".join(METHODS), help="with --curve: the methods compared")
+        parser.add_argument("--seeds", type=int, default=3, help="with --curve: random splits averaged")
+        parser.add_argument("--eval-fraction", type=float, default=0.5,
+                            help="with --curve: the share of the --holdout queries evaluated in each split (their "
+                                 "artworks are left out); the other queries' artworks train")
 
-    def handle(self, *args: Any, epochs: int, seed: int, holdout: list[Path], **o: Any) -> None:
+    def handle(self, *args: Any, **o: Any) -> None:
+        if o["curve"]:
+            self._curve(o)
+            return
+        self._train(o)
+
+    # ------------------------------------------------------------------ the product: train and project
+    def _train(self, o: dict[str, Any]) -> None:
         from ml.joint import JointProjection, train_joint
 
-        held_urls = holdout_urls(holdout)
-        images = list(ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED)
-                      .select_related("artwork").order_by("id"))
-        texts: dict[int, list[np.ndarray]] = defaultdict(list)
-        for art_id, emb in Caption.objects.filter(
-            artwork_id__in=[i.artwork_id for i in images], embedding__isnull=False
-        ).exclude(source=Caption.Source.MACHINE).values_list("artwork_id", "embedding"):
-            texts[art_id].append(np.asarray(emb, dtype=np.float32))
-        # Held-out artworks lose their pairs only: their images are still projected and searchable below.
-        train_images = [i for i in images if i.artwork.url not in held_urls]
-        held_out = len(images) - len(train_images)
-        pairs = [(i, np.mean(texts[i.artwork_id], axis=0)) for i in train_images if texts.get(i.artwork_id)]
-        if len(pairs) < 20:
-            raise CommandError(f"only {len(pairs)} images with embedded captions (after {held_out} held out); "
-                               "run build_captions first")
-        img = np.asarray([p[0].embedding for p in pairs], dtype=np.float32)
-        txt = np.asarray([p[1] / np.linalg.norm(p[1]) for p in pairs], dtype=np.float32)
+        held_urls = holdout_urls(o["holdout"])
+        col = Collection.load()
+        keep = {i.artwork_id for i in col.images if i.artwork.url not in held_urls}
+        held_out = sum(i.artwork.url in held_urls for i in col.images)
+        img, txt, groups = col.pairs(keep)
+        if len(set(groups.tolist())) < 20:
+            raise CommandError(f"only {len(set(groups.tolist()))} images with embedded captions (after {held_out} "
+                               "held out); run build_captions first")
+        epochs = o["epochs"]
         with tqdm_bars(self.stderr)("training the joint projection", total=epochs, unit="epoch") as advance:
-            model, report = train_joint(img, txt, epochs=epochs, seed=seed, on_epoch=lambda: advance(1))
-        report["pairs"] = len(pairs)
+            model, report = train_joint(img, txt, groups=groups, method=o["method"], epochs=epochs, seed=o["seed"],
+                                        on_epoch=lambda: advance(1))
+        report["pairs"] = len(img)
         report["held_out_images"] = held_out
         path = settings.MODEL_DIR / JOINT_FILE
         model.save(path)
         model = JointProjection.load(path)
-        all_vecs = np.asarray([i.embedding for i in images], dtype=np.float32)
-        projected = model.project_image(all_vecs)
-        version = getattr(model, "version", "")
-        for im, vec in zip(images, projected, strict=True):
-            im.joint_embedding, im.joint_version = vec.tolist(), str(version)[:64]
-        ArtworkImage.objects.bulk_update(images, ["joint_embedding", "joint_version"], batch_size=500)
+        projected = model.project_image(col.vectors)
+        for im, vec in zip(col.images, projected, strict=True):
+            im.joint_embedding, im.joint_version = vec.tolist(), str(model.version)[:64]
+        ArtworkImage.objects.bulk_update(col.images, ["joint_embedding", "joint_version"], batch_size=500)
         self.stdout.write(json.dumps(report, indent=1, default=str))
-        self.stdout.write(f"trained on {len(pairs)} image/caption pairs ({report['n_train']} train, "
+        self.stdout.write(f"trained on {len(img)} image/caption pairs ({report['n_train']} train, "
                           f"{report['n_val']} val); {held_out} images held out by {len(held_urls)} query URLs")
-        self.stdout.write(f"joint projection saved to {path}; {len(images)} images projected")
+        self.stdout.write(f"joint projection saved to {path}; {len(col.images)} images projected")
+
+    # ------------------------------------------------------------------ the learning curve
+    def _curve(self, o: dict[str, Any]) -> None:
+        from ml.joint import METHODS
+
+        if not o["holdout"]:
+            raise CommandError("--curve needs the evaluation queries: --holdout FILE")
+        methods = [m.strip() for m in o["methods"].split(",") if m.strip()]
+        if bad := [m for m in methods if m not in METHODS]:
+            raise CommandError(f"unknown method(s) {', '.join(bad)}; choose from {', '.join(METHODS)}")
+        try:
+            sizes = [0 if s.strip() == "all" else int(s) for s in o["curve"].split(",") if s.strip()]
+        except ValueError as exc:
+            raise CommandError(f"--curve: sizes are numbers of pairs or `all` ({exc})") from exc
+        if not sizes or min(sizes) < 0 or not 0 < o["eval_fraction"] < 1 or o["seeds"] < 1:
+            raise CommandError("--curve needs sizes >= 1 (or all), 0 < --eval-fraction < 1 and --seeds >= 1")
+        col = Collection.load()
+        queries = self._queries(col, _read(o["holdout"]))
+        if len(queries) < 4:
+            raise CommandError(f"only {len(queries)} --holdout queries have a relevant indexed image")
+        from recommender.captioning import QUERY_MAX_WORDS, get_encoder
+
+        qvecs = get_encoder().encode([" ".join(q["query"].split()[:QUERY_MAX_WORDS]) for q in queries])
+        results = _curve_runs(col, queries, np.asarray(qvecs, dtype=np.float32), sizes=sizes, methods=methods,
+                              seeds=o["seeds"], seed=o["seed"], eval_fraction=o["eval_fraction"],
+                              epochs=o["epochs"], bars=tqdm_bars(self.stderr))
+        self.stdout.write(_curve_report(results, n_images=len(col.images), n_queries=len(queries),
+                                        seeds=o["seeds"], eval_fraction=o["eval_fraction"]))
+
+    @staticmethod
+    def _queries(col: Collection, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Queries with the image rows and artworks they are relevant to (indexed ones only)."""
+        by_url: dict[str, list[int]] = defaultdict(list)
+        for n, im in enumerate(col.images):
+            by_url[im.artwork.url or ""].append(n)
+        out = []
+        for q in raw:
+            cols = sorted({c for u in q["relevant"] for c in by_url.get(u, [])})
+            if q["query"].strip() and cols:
+                out.append({**q, "cols": np.asarray(cols), "artworks": {col.images[c].artwork_id for c in cols}})
+        return out
+
+
+def _curve_runs(col: Collection, queries: list[dict[str, Any]], qvecs: np.ndarray, *, sizes: list[int],
+                methods: list[str], seeds: int, seed: int, eval_fraction: float, epochs: int,
+                bars: Any) -> dict[str, Any]:
+    """Per split: the evaluation queries' artworks are held out (never trained on, and counted as images
+    without human text); the rest of the collection's pairs, shuffled by artwork, train on growing
+    prefixes. Ranks are pooled over the splits."""
+    from ml.joint import first_relevant_ranks, train_joint
+    from recommender.text_search import fuse
+
+    art_of_col = np.asarray([im.artwork_id for im in col.images])
+    joint: dict[tuple[int, str], dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    fused: dict[tuple[int, str], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    base: dict[str, list[int]] = defaultdict(list)
+    runs = len(sizes) * len(methods) * seeds
+    with bars("learning curve", total=runs, unit="fit") as advance:
+        for s in range(seeds):
+            rng = np.random.default_rng(seed + s)
+            ev = np.sort(rng.permutation(len(queries))[: max(1, round(eval_fraction * len(queries)))])
+            held = set().union(*(queries[i]["artworks"] for i in ev))
+            others = [i for i in range(len(queries)) if i not in set(ev.tolist())]
+            pool = sorted({a for a in art_of_col.tolist() if a not in held and a in col.captions})
+            order = [pool[i] for i in rng.permutation(len(pool))]
+            counts = np.cumsum([len(col.pairs({a})[0]) for a in order])
+            captions_only = _caption_ranks(col, queries, qvecs, held)
+            for group, idx in (("uncaptioned", ev), ("captioned", others)):
+                base[group] += [captions_only[i] for i in idx]
+            held_cols = np.flatnonzero(np.isin(art_of_col, list(held)))
+            for size in sizes:
+                n_arts = len(order) if size == 0 else int(np.searchsorted(counts, size) + 1)
+                img, txt, groups = col.pairs(set(order[:n_arts]))
+                for method in methods:
+                    model, _ = train_joint(img, txt, groups=groups, method=method, epochs=epochs, seed=seed + s,
+                                           val_fraction=0.0)
+                    zi = model.project_image(col.vectors)
+                    scores = model.project_text(qvecs[ev]) @ zi.T
+                    cell = joint[(size, method)]
+                    cell["ranks"] += first_relevant_ranks(scores, [queries[i]["cols"] for i in ev]).tolist()
+                    cell["n_rel"] += [len(queries[i]["cols"]) for i in ev]
+                    cell["pairs"].append(len(img))
+                    # The product's fusion: the joint list over the images without human text only.
+                    jl = model.project_text(qvecs) @ zi[held_cols].T
+                    for group, idx in (("uncaptioned", ev), ("captioned", others)):
+                        for i in idx:
+                            jlist = _dedupe(art_of_col[held_cols[np.argsort(-jl[i])[:100]]].tolist())
+                            ranked = [a for a, _, _ in fuse({"dense": captions_only[i][1], "joint": jlist})]
+                            fused[(size, method)][group].append(_first(ranked, queries[i]["artworks"]))
+                    advance(1)
+    return {"joint": joint, "fused": fused, "base": base, "sizes": sizes, "methods": methods}
+
+
+def _caption_ranks(col: Collection, queries: list[dict[str, Any]], qvecs: np.ndarray,
+                   held: set[int]) -> list[tuple[int, list[int]]]:
+    """Caption retrieval when the held-out artworks have no human text: each artwork scored by its best
+    caption cosine — catalogue sentences (commentary is not indexed here: the queries are commentary
+    and would find themselves), machine captions for the held-out ones if the collection has them.
+    Returns, per query, (rank of its first relevant artwork, the top-100 artwork list)."""
+    arts, vecs = [], []
+    for art, caps in col.captions.items():
+        for source, vec in caps:
+            if (source == Caption.Source.MACHINE) if art in held else (source == Caption.Source.CATALOGUE):
+                arts.append(art)
+                vecs.append(vec / max(float(np.linalg.norm(vec)), 1e-12))
+    if not vecs:
+        return [(0, []) for _ in queries]
+    sims = np.asarray(qvecs) @ np.asarray(vecs).T
+    out = []
+    for i, q in enumerate(queries):
+        ranked = _dedupe([arts[j] for j in np.argsort(-sims[i])])[:100]
+        out.append((_first(ranked, q["artworks"]), ranked))
+    return out
+
+
+def _dedupe(ids: list[int]) -> list[int]:
+    return list(dict.fromkeys(ids))
+
+
+def _first(ranked: list[int], relevant: set[int]) -> int:
+    """1-based rank of the first relevant artwork in a list; 0 when it is not there."""
+    return next((n for n, a in enumerate(ranked, 1) if a in relevant), 0)
+
+
+def _pr(ranks: list[Any], k: int) -> float:
+    firsts = [r[0] if isinstance(r, tuple) else r for r in ranks]
+    return sum(0 < r <= k for r in firsts) / max(len(firsts), 1)
+
+
+def _curve_report(res: dict[str, Any], *, n_images: int, n_queries: int, seeds: int, eval_fraction: float) -> str:
+    from ml.joint import rank_summary
+
+    lines = [f"joint space learning curve: {n_queries} queries, {seeds} splits, {eval_fraction:.0%} of the queries "
+             f"held out per split (their artworks never trained on), ranking all {n_images} indexed images",
+             "", "joint list alone (held-out queries):",
+             f"{'pairs':>6} {'method':<15} {'Pr@1':>6} {'Pr@5':>6} {'Pr@10':>6} {'chance@10':>9} {'z@10':>6} "
+             f"{'med.rank':>8} {'chance':>6}"]
+    for size in res["sizes"]:
+        for method in res["methods"]:
+            cell = res["joint"][(size, method)]
+            s = rank_summary(np.asarray(cell["ranks"]), np.asarray(cell["n_rel"]), n_images, KS)
+            lines.append(f"{np.mean(cell['pairs']):>6.0f} {method:<15} {s['Pr@1']:>6.3f} {s['Pr@5']:>6.3f} "
+                         f"{s['Pr@10']:>6.3f} {s['chance@10']:>9.3f} {s['z@10']:>6.1f} {s['median_rank']:>8.0f} "
+                         f"{s['chance_median_rank']:>6.0f}")
+    lines += ["", "caption retrieval with the held-out artworks as images without human text, alone and fused (RRF) "
+              "with the joint list over those images:",
+              f"{'pairs':>6} {'method':<15} {'targets':<12} {'n':>4} " + " ".join(f"{'Pr@' + str(k):>6}" for k in KS)
+              + "   captions alone " + " ".join(f"{'Pr@' + str(k):>6}" for k in KS)]
+    for size in res["sizes"]:
+        for method in res["methods"]:
+            cell = res["fused"][(size, method)]
+            pairs = np.mean(res["joint"][(size, method)]["pairs"])
+            for group in ("uncaptioned", "captioned"):
+                ranks, base = cell[group], res["base"][group]
+                lines.append(f"{pairs:>6.0f} {method:<15} {group:<12} {len(ranks):>4} "
+                             + " ".join(f"{_pr(ranks, k):>6.3f}" for k in KS) + "                  "
+                             + " ".join(f"{_pr(base, k):>6.3f}" for k in KS))
+    return "\n".join(lines)
