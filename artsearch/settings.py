@@ -315,6 +315,9 @@ ARTSEARCH_DENSE_ORB_FEATURES = envint("ARTSEARCH_DENSE_ORB_FEATURES", "3000")
 # The fallback passes (deep, rotations, dense) run only when the shortlist's best global or
 # regional cosine reaches this; calibrated by `evaluate duplicates` (README, Figures). 0 = always.
 ARTSEARCH_FALLBACK_MIN_EVIDENCE = envfloat("ARTSEARCH_FALLBACK_MIN_EVIDENCE", "0")
+# The collection scan (find_duplicates) fetches the first-pass shortlists of this many images in
+# one pair of SQL statements (search.shortlists_batch).
+ARTSEARCH_SCAN_BATCH = envint("ARTSEARCH_SCAN_BATCH", "64")
 # The query's regions are also searched against the stored regions (one more search of the big
 # region index per query region); off, that index is searched once per query (search._regional_best).
 ARTSEARCH_REGION_TO_REGION = envbool("ARTSEARCH_REGION_TO_REGION", "1")

@@ -4,7 +4,7 @@ vectors, and the duplicate/detail pairs it finds are recorded for staff review."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +16,7 @@ from ml.images import ImageError, decode_image
 from ml.rules import Verdict
 from recommender import review
 from recommender.models import ArtworkImage, DuplicateScan
-from recommender.search import Candidate, QueryVectors, copies_find
+from recommender.search import Candidate, QueryVectors, Shortlist, copies_find, shortlists_batch, thresholds
 
 _FOUND = (Verdict.DUPLICATE, Verdict.DETAIL)
 
@@ -46,24 +46,29 @@ def _rotator(rgb: np.ndarray) -> Callable[[], list[list[float]]]:
     return rotated
 
 
-def image_copies(image: ArtworkImage, *, k: int | None = None) -> list[Candidate]:
-    """Duplicate/detail partners of one indexed image among the other artworks' images.
+def image_copies(image: ArtworkImage, *, k: int | None = None, ahead: Shortlist | None = None,
+                 settled: Mapping[int, bool] | None = None) -> tuple[list[Candidate], list[Candidate]]:
+    """(copies, matched): duplicate/detail partners of one indexed image among the other
+    artworks' images, and every candidate that was matched geometrically (copies or not).
 
     Cost: one image decode plus `copies_find` (its fallback passes, the rotation retry's three
-    CNN forward passes included, only when nothing is found and the evidence allows it)."""
+    CNN forward passes included, only when nothing is found and the evidence allows it).
+    `ahead` and `settled`: see `copies_find`."""
     with image.file.open("rb") as fh:
         rgb = decode_image(fh.read(), max_pixels=settings.ARTSEARCH_MAX_PIXELS,
                            max_side=settings.ARTSEARCH_DECODE_MAX_SIDE)
-    verified, _, _ = copies_find(rgb=rgb, vectors=stored_vectors(image), rotated=_rotator(rgb),
-                                 exclude_image_id=image.pk, k=k)
+    # With a shortlist computed ahead the stored regions are not needed here (only the
+    # first pass's regional statement reads them, and that ran in the batch).
+    vectors = (stored_vectors(image) if ahead is None else
+               QueryVectors(vector=[float(x) for x in image.embedding], regions=[], model_version=image.model_version))
+    verified, _, _ = copies_find(rgb=rgb, vectors=vectors, rotated=_rotator(rgb), exclude_image_id=image.pk, k=k,
+                                 ahead=ahead, settled=settled)
     # Two images of one artwork are not a duplicate to review.
-    return [c for c in verified if c.verdict in _FOUND and c.image.artwork_id != image.artwork_id]
+    copies = [c for c in verified if c.verdict in _FOUND and c.image.artwork_id != image.artwork_id]
+    return copies, [c for c in verified if c.match is not None]
 
 
-def image_duplicates_check(image: ArtworkImage, *, k: int | None = None, source: str = "scan") -> list[Candidate]:
-    """Find and record duplicate/detail partners of one indexed image; returns them.
-    Idempotent: a pair is stored once (review.duplicate_pair_record updates it)."""
-    found = image_copies(image, k=k)
+def _record(image: ArtworkImage, found: list[Candidate], source: str) -> None:
     for c in found:
         review.duplicate_pair_record(
             first=image, second=c.image, verdict=str(c.verdict), cosine=c.cosine, inliers=c.inliers, source=source,
@@ -72,12 +77,30 @@ def image_duplicates_check(image: ArtworkImage, *, k: int | None = None, source:
                       "coverage_candidate": c.match.coverage_candidate if c.match else None},
         )
     ArtworkImage.objects.filter(pk=image.pk).update(duplicates_checked_at=timezone.now())
+
+
+def image_duplicates_check(image: ArtworkImage, *, k: int | None = None, source: str = "scan") -> list[Candidate]:
+    """Find and record duplicate/detail partners of one indexed image; returns them.
+    Idempotent: a pair is stored once (review.duplicate_pair_record updates it)."""
+    found, _ = image_copies(image, k=k)
+    _record(image, found, source)
     return found
 
 
-def duplicates_scan(*, only_new: bool, k: int | None = None,
+def duplicates_scan(*, only_new: bool, k: int | None = None, batch: int | None = None,
                     progress: Callable[[int, int], None] | None = None) -> ScanOutcome:
     """Check every indexed image (or only those never checked) for copies.
+
+    Each image goes through `copies_find`, the image query's own passes and thresholds, but
+    its first-pass shortlist comes from `shortlists_batch`, two SQL statements per `batch`
+    images (ARTSEARCH_SCAN_BATCH) instead of two per image, and a copy found from one side
+    of a pair is not matched again from the other (an image whose copy was found that way
+    runs no fallback pass). Pairs found to be no copy are matched again from the other side,
+    as a query of that image would: the query's side decides (a mirror is only tried until a
+    copy is certain, a detail is seen from its whole differently). Almost every image has no
+    copy; its fallback passes run only when its evidence reaches
+    ARTSEARCH_FALLBACK_MIN_EVIDENCE, which keeps the scan's cost per image near one
+    shortlist plus one verification pass.
 
     Resumable: a full scan is recorded as a `DuplicateScan`; killed half-way, the next full
     scan resumes it, checking only the images not checked since it started (each image's
@@ -95,17 +118,34 @@ def duplicates_scan(*, only_new: bool, k: int | None = None,
         if scan is None:
             scan = DuplicateScan.objects.create(started_at=timezone.now())
         qs = qs.filter(Q(duplicates_checked_at__isnull=True) | Q(duplicates_checked_at__lt=scan.started_at))
-    total = qs.count()
-    for image in qs.order_by("id").iterator(chunk_size=200):
-        try:
-            outcome.pairs += len(image_duplicates_check(image, k=k))
-        except (OSError, ImageError):
-            outcome.failed += 1
-            ArtworkImage.objects.filter(pk=image.pk).update(duplicates_checked_at=timezone.now())
-        else:
-            outcome.scanned += 1
-        if progress is not None:
-            progress(outcome.scanned + outcome.failed, total)
+    ids = list(qs.order_by("id").values_list("pk", flat=True))
+    pending = set(ids)
+    # Copies found from their first image, kept for the second until it is scanned:
+    # settled[second][first] = whether the match was conclusive (it settles the second's gates).
+    settled: dict[int, dict[int, bool]] = {}
+    size = batch or settings.ARTSEARCH_SCAN_BATCH
+    conclusive = thresholds().N  # the matcher's conclusive_inliers (search.copies_find)
+    k = k or settings.ARTSEARCH_SHORTLIST
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
+        ahead = shortlists_batch(chunk, k=k)
+        for image in ArtworkImage.objects.filter(pk__in=chunk).defer("keypoints", "joint_embedding").order_by("id"):
+            pending.discard(image.pk)
+            try:
+                found, matched = image_copies(image, k=k, ahead=ahead.get(image.pk),
+                                              settled=settled.pop(image.pk, None))
+            except (OSError, ImageError):
+                outcome.failed += 1
+                ArtworkImage.objects.filter(pk=image.pk).update(duplicates_checked_at=timezone.now())
+            else:
+                _record(image, found, "scan")
+                outcome.scanned += 1
+                outcome.pairs += len(found)
+                for c in matched:
+                    if c.image.pk in pending and c.verdict in _FOUND:
+                        settled.setdefault(c.image.pk, {})[image.pk] = c.inliers >= conclusive
+            if progress is not None:
+                progress(outcome.scanned + outcome.failed, len(ids))
     if scan is not None:
         DuplicateScan.objects.filter(pk=scan.pk).update(finished_at=timezone.now())
     return outcome

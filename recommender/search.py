@@ -6,7 +6,7 @@ duplicate group. Runs in the web process: no torch here (the embedding comes fro
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -118,6 +118,31 @@ def hnsw_scans(ef_search: int, *, filtered: bool = False) -> Iterator[None]:
         yield
 
 
+# The regional statement's hits, per query (`qid`) and stored image: `w(qid, v)` holds the wholes
+# (searched against stored wholes and regions), `r(qid, v)` the query regions (against stored
+# wholes, and stored regions with region-to-region). One HNSW search per (query vector, index).
+_REGIONAL_SQL = """
+    WITH {sources},
+    to_regions AS (SELECT qid, v FROM w UNION ALL SELECT qid, v FROM r WHERE %(r2r)s),
+    to_images AS (SELECT qid, v FROM w UNION ALL SELECT qid, v FROM r),
+    hits AS (
+        SELECT q.qid, h.image_id, h.d FROM to_regions q CROSS JOIN LATERAL (
+            SELECT x.image_id, x.embedding <=> q.v AS d FROM recommender_imageregion x
+            ORDER BY x.embedding <=> q.v LIMIT %(depth)s) h
+        UNION ALL
+        SELECT q.qid, h.id, h.d FROM to_images q CROSS JOIN LATERAL (
+            SELECT i.id, i.embedding <=> q.v AS d FROM recommender_artworkimage i
+            WHERE i.embedding IS NOT NULL ORDER BY i.embedding <=> q.v LIMIT %(depth)s) h)
+    SELECT qid, image_id, 1 - MIN(d) FROM hits GROUP BY qid, image_id"""
+
+
+def _regional_rows(sources: str, params: dict[str, Any], depth: int) -> list[tuple[int, int, float]]:
+    params = {**params, "r2r": bool(settings.ARTSEARCH_REGION_TO_REGION), "depth": depth}
+    with hnsw_scans(max(40, depth)), connection.cursor() as cur:
+        cur.execute(_REGIONAL_SQL.format(sources=sources), params)
+        return [(int(q), int(i), float(sim)) for q, i, sim in cur.fetchall()]
+
+
 def _regional_best(wholes: Sequence[Sequence[float]], regions: Sequence[Sequence[float]] = (), *,
                    depth: int = REGION_DEPTH) -> dict[int, float]:
     """Best cosine per image between the query's vectors and the image's, in one SQL round trip.
@@ -131,25 +156,11 @@ def _regional_best(wholes: Sequence[Sequence[float]], regions: Sequence[Sequence
     instead of once per query vector."""
     if not wholes and not regions:
         return {}
-    sql = """
-        WITH w AS (SELECT v::halfvec(512) AS v FROM unnest(%(wholes)s::text[]) AS t(v)),
-        r AS (SELECT v::halfvec(512) AS v FROM unnest(%(regions)s::text[]) AS t(v)),
-        to_regions AS (SELECT v FROM w UNION ALL SELECT v FROM r WHERE %(r2r)s),
-        to_images AS (SELECT v FROM w UNION ALL SELECT v FROM r),
-        hits AS (
-            SELECT h.image_id, h.d FROM to_regions q CROSS JOIN LATERAL (
-                SELECT x.image_id, x.embedding <=> q.v AS d FROM recommender_imageregion x
-                ORDER BY x.embedding <=> q.v LIMIT %(depth)s) h
-            UNION ALL
-            SELECT h.id, h.d FROM to_images q CROSS JOIN LATERAL (
-                SELECT i.id, i.embedding <=> q.v AS d FROM recommender_artworkimage i
-                WHERE i.embedding IS NOT NULL ORDER BY i.embedding <=> q.v LIMIT %(depth)s) h)
-        SELECT image_id, 1 - MIN(d) FROM hits GROUP BY image_id"""
-    params = {"wholes": [Vector(v).to_text() for v in wholes], "regions": [Vector(v).to_text() for v in regions],
-              "r2r": bool(settings.ARTSEARCH_REGION_TO_REGION), "depth": depth}
-    with hnsw_scans(max(40, depth)), connection.cursor() as cur:
-        cur.execute(sql, params)
-        return {int(i): float(sim) for i, sim in cur.fetchall()}
+    sources = """w AS (SELECT 0 AS qid, v::halfvec(512) AS v FROM unnest(%(wholes)s::text[]) AS t(v)),
+        r AS (SELECT 0 AS qid, v::halfvec(512) AS v FROM unnest(%(regions)s::text[]) AS t(v))"""
+    rows = _regional_rows(sources, {"wholes": [Vector(v).to_text() for v in wholes],
+                                    "regions": [Vector(v).to_text() for v in regions]}, depth)
+    return {image_id: sim for _, image_id, sim in rows}
 
 
 def _candidates(model_version: str, exclude_image_id: int | None) -> QuerySet[ArtworkImage]:
@@ -191,8 +202,73 @@ def shortlist(vector: Iterable[float], *, model_version: str, k: int, exclude_im
     return scored[:k]
 
 
+@dataclass
+class Shortlist:
+    """A query's first-pass shortlist, computed ahead of `copies_find` (see `shortlists_batch`):
+    the ranked top-k (image, global cosine) and the best regional cosine per image."""
+
+    items: list[tuple[ArtworkImage, float]]
+    regional: dict[int, float]
+
+
+# `_candidates` in SQL, for a stored image `q` and a row `i` of recommender_artworkimage joined
+# with its artwork `a`: the same filter the per-query shortlist applies through the ORM.
+_CANDIDATE_WHERE = """i.status = 'indexed' AND i.model_version = q.model_version AND i.id <> q.id
+    AND a.duplicate_of_id IS NULL"""
+_BATCH_GLOBAL_SQL = f"""
+    WITH q AS (SELECT id, embedding, model_version FROM recommender_artworkimage
+               WHERE id = ANY(%(ids)s) AND embedding IS NOT NULL)
+    SELECT q.id, g.id, 1 - g.d FROM q CROSS JOIN LATERAL (
+        SELECT i.id, i.embedding <=> q.embedding AS d
+        FROM recommender_artworkimage i JOIN recommender_artwork a ON a.id = i.artwork_id
+        WHERE {_CANDIDATE_WHERE} ORDER BY i.embedding <=> q.embedding LIMIT %(k)s) g
+    UNION ALL
+    SELECT q.id, i.id, 1 - (i.embedding <=> q.embedding)
+    FROM unnest(%(extra_q)s::int[], %(extra_i)s::int[]) AS p(qid, pk)
+    JOIN recommender_artworkimage q ON q.id = p.qid
+    JOIN recommender_artworkimage i ON i.id = p.pk JOIN recommender_artwork a ON a.id = i.artwork_id
+    WHERE {_CANDIDATE_WHERE}"""
+
+
+def shortlists_batch(image_ids: Sequence[int], *, k: int, depth: int = REGION_DEPTH) -> dict[int, Shortlist]:
+    """The first-pass shortlist of many stored images at once, each what `shortlist` gives that
+    image as a query with its stored vectors (its regional best cosines included, itself left out).
+
+    Two statements for the whole batch instead of two per image: the regional one (a LATERAL
+    HNSW search per stored query vector and index, ~21-42 per image) and the filtered global
+    top-k (a LATERAL iterative HNSW scan per image) with the global cosine of the regional
+    extras. The stored vectors never leave the database. Images without a vector are left out."""
+    ids = [int(pk) for pk in image_ids]
+    if not ids:
+        return {}
+    sources = """w AS (SELECT id AS qid, embedding AS v FROM recommender_artworkimage
+                      WHERE id = ANY(%(ids)s) AND embedding IS NOT NULL),
+        r AS (SELECT image_id AS qid, embedding AS v FROM recommender_imageregion WHERE image_id = ANY(%(ids)s))"""
+    regional: dict[int, dict[int, float]] = {pk: {} for pk in ids}
+    for qid, image_id, sim in _regional_rows(sources, {"ids": ids}, depth):
+        regional[qid][image_id] = sim
+    pairs = [(qid, pk) for qid, best in regional.items() for pk in best]
+    with hnsw_scans(max(40, k), filtered=True), connection.cursor() as cur:
+        cur.execute(_BATCH_GLOBAL_SQL, {"ids": ids, "k": k, "extra_q": [q for q, _ in pairs],
+                                        "extra_i": [pk for _, pk in pairs]})
+        rows = cur.fetchall()
+    images = ArtworkImage.objects.filter(pk__in={pk for _, pk, _ in rows}).select_related(
+        "artwork", "artwork__artist").defer("embedding", "keypoints", "joint_embedding").in_bulk()
+    scored: dict[int, dict[int, float]] = {}
+    for qid, pk, cosine in rows:
+        scored.setdefault(qid, {})[pk] = float(cosine)
+    out: dict[int, Shortlist] = {}
+    for qid in ids:
+        best = regional[qid]
+        items = sorted(((images[pk], cosine) for pk, cosine in scored.get(qid, {}).items()),
+                       key=lambda item: -max(item[1], best.get(item[0].pk, -1.0)))
+        out[qid] = Shortlist(items=items[:k], regional=best)
+    return out
+
+
 def verify(matcher: QueryMatcher, items: list[tuple[ArtworkImage, float]], rules: Thresholds,
-           *, top: int | None = None, exhaustive: int | None = None) -> list[Candidate]:
+           *, top: int | None = None, exhaustive: int | None = None,
+           settled: Mapping[int, bool] | None = None) -> list[Candidate]:
     """Decide every shortlisted candidate; geometric matching only where the rules need it.
 
     Only the `top` best of the shortlist (ARTSEARCH_VERIFY_TOP) are matched geometrically, plus
@@ -203,15 +279,20 @@ def verify(matcher: QueryMatcher, items: list[tuple[ArtworkImage, float]], rules
     is matched in the query's own orientation and only up to ARTSEARCH_VERIFY_TOP_CERTAIN: the
     query's verdict and first result are settled, and what is left is finding the collection's
     other copies of the same work, which rank high too (verification 167 → 55 ms median on the
-    WGA evaluation's pasted and captioned copies, none of its figures changed).
+    WGA evaluation's pasted and captioned copies, none of its figures changed). Images in
+    `settled` (copies of this image the collection scan already found from their side; True
+    where that match was conclusive) keep their rank and their weight on the gates but are
+    neither matched again nor returned.
     """
     out: list[Candidate] = []
     q_kps = len(matcher)
     top = settings.ARTSEARCH_VERIFY_TOP if top is None else top
     exhaustive = settings.ARTSEARCH_VERIFY_EXHAUSTIVE if exhaustive is None else exhaustive
     certain_top = settings.ARTSEARCH_VERIFY_TOP_CERTAIN
+    settled = settled or {}
     wanted = [(i, image.pk) for i, (image, cosine) in enumerate(items)
-              if (i < top or cosine >= rules.T) and rules.needs_verification(cosine, q_kps, image.n_keypoints)]
+              if (i < top or cosine >= rules.T) and image.pk not in settled
+              and rules.needs_verification(cosine, q_kps, image.n_keypoints)]
     blobs: dict[int, bytes] = {}
 
     def fetch(pks: list[int]) -> None:
@@ -227,6 +308,9 @@ def verify(matcher: QueryMatcher, items: list[tuple[ArtworkImage, float]], rules
         match = None
         if i == certain_top and not conclusive:
             fetch(rest)
+        if image.pk in settled:
+            conclusive = conclusive or settled[image.pk]
+            continue
         if image.pk in blobs and not (conclusive and i >= certain_top and cosine < rules.T):
             # Exhaustive search is for a small detail hiding among the best few; once a copy is
             # certain, the gates are enough for the rest (~55 ms saved per query here).
@@ -285,14 +369,16 @@ def copy_evidence(items: list[tuple[ArtworkImage, float]], regional: dict[int, f
     The fallback passes (deep shortlist, rotation retry, dense re-match) only run when this is
     at least ARTSEARCH_FALLBACK_MIN_EVIDENCE: below it, `evaluate duplicates` found no copy
     that those passes rescued, so an image that is not in the collection is answered after
-    one verification pass instead of four."""
-    best = max((cosine for _, cosine in items), default=-1.0)
-    return max(best, max(regional.values(), default=-1.0))
+    one verification pass instead of four. Only the listed images count: `regional` also holds
+    rows the candidate filter leaves out (the query image itself when a stored image is scanned,
+    hidden duplicates, other model versions)."""
+    return max((max(cosine, regional.get(image.pk, -1.0)) for image, cosine in items), default=-1.0)
 
 
 def copies_find(*, rgb: np.ndarray, vectors: QueryVectors, rotated: Rotator | None,
                 exclude_image_id: int | None = None, k: int | None = None,
-                timings: dict[str, float] | None = None) -> tuple[list[Candidate], QueryMatcher, float]:
+                timings: dict[str, float] | None = None, ahead: Shortlist | None = None,
+                settled: Mapping[int, bool] | None = None) -> tuple[list[Candidate], QueryMatcher, float]:
     """Which indexed images are copies (duplicate or detail) of this image, and how the rest relate.
 
     The one decision path: visitors' queries, curators' upload checks and the collection scan
@@ -302,27 +388,36 @@ def copies_find(*, rgb: np.ndarray, vectors: QueryVectors, rotated: Rotator | No
     region index once, or per query vector with region-to-region), one top-k statement,
     ORB/LSH matching of at most ARTSEARCH_VERIFY_TOP candidates; the fallback passes only when
     nothing is found and the evidence allows it (see `copy_evidence`).
+
+    The collection scan brings what it computed for many images at once: `ahead`, this image's
+    first-pass shortlist (`shortlists_batch`, the two statements above), and `settled`, the
+    copies of this image it already found from their side (True: by a conclusive match). Those
+    are not matched again nor returned; they count as found, so no fallback pass runs.
     """
     timings = {} if timings is None else timings
+    settled = settled or {}
     t = time.perf_counter()
-    regional = _regional_best([vectors.vector], vectors.regions) if vectors.regions else {}
+    if ahead is not None:
+        regional = ahead.regional
+    else:
+        regional = _regional_best([vectors.vector], vectors.regions) if vectors.regions else {}
 
     def listed(depth: int) -> list[tuple[ArtworkImage, float]]:
         return shortlist(vectors.vector, model_version=vectors.model_version, k=depth,
                          exclude_image_id=exclude_image_id, regional=regional)
 
-    items = listed(k or settings.ARTSEARCH_SHORTLIST)
+    items = ahead.items if ahead is not None else listed(k or settings.ARTSEARCH_SHORTLIST)
     evidence = copy_evidence(items, regional)
     timings["shortlist"] = time.perf_counter() - t
 
     t = time.perf_counter()
     rules = thresholds()
     matcher = QueryMatcher.from_image(rgb, conclusive_inliers=rules.N)
-    verified = verify(matcher, items, rules)
+    verified = verify(matcher, items, rules, settled=settled)
     timings["verify"] = time.perf_counter() - t
 
     def found() -> bool:
-        return any(c.verdict in _FOUND for c in verified)
+        return bool(settled) or any(c.verdict in _FOUND for c in verified)
 
     fallbacks = evidence >= settings.ARTSEARCH_FALLBACK_MIN_EVIDENCE
     if fallbacks and len(items) < settings.ARTSEARCH_DEEP_SHORTLIST and not found():
@@ -336,7 +431,7 @@ def copies_find(*, rgb: np.ndarray, vectors: QueryVectors, rotated: Rotator | No
         items = listed(settings.ARTSEARCH_DEEP_SHORTLIST)
         matched = {c.image.pk for c in verified if c.match is not None}
         rest = [item for item in items if item[0].pk not in matched]
-        verified = _replace(verified, verify(matcher, rest, rules, top=len(rest), exhaustive=0))
+        verified = _replace(verified, verify(matcher, rest, rules, top=len(rest), exhaustive=0, settled=settled))
         timings["deep"] = time.perf_counter() - t
     if fallbacks and rotated is not None and settings.ARTSEARCH_ROTATION_FALLBACK and not found():
         # The query may be a sideways copy, whose CNN vector is far from its original's (ORB
@@ -346,9 +441,9 @@ def copies_find(*, rgb: np.ndarray, vectors: QueryVectors, rotated: Rotator | No
         t = time.perf_counter()
         more = rotated_candidates(rotated(), model_version=vectors.model_version,
                                   k=settings.ARTSEARCH_VERIFY_TOP,
-                                  skip={c.image.pk for c in verified if c.match is not None},
+                                  skip={c.image.pk for c in verified if c.match is not None} | set(settled),
                                   exclude_image_id=exclude_image_id)
-        verified = _replace(verified, verify(matcher, more, rules))
+        verified = _replace(verified, verify(matcher, more, rules, settled=settled))
         timings["rotations"] = time.perf_counter() - t
     if fallbacks and settings.ARTSEARCH_DENSE_ORB_FEATURES and not found():
         # Match the whole (deep) shortlist again with a denser query (more keypoints, the best
@@ -358,7 +453,7 @@ def copies_find(*, rgb: np.ndarray, vectors: QueryVectors, rotated: Rotator | No
         t = time.perf_counter()
         dense = QueryMatcher.from_image(rgb, n_features=settings.ARTSEARCH_DENSE_ORB_FEATURES,
                                         conclusive_inliers=rules.N)
-        verified = _replace(verified, verify(dense, items, rules, top=len(items),
+        verified = _replace(verified, verify(dense, items, rules, top=len(items), settled=settled,
                                              exhaustive=2 * settings.ARTSEARCH_VERIFY_EXHAUSTIVE))
         timings["dense"] = time.perf_counter() - t
     return verified, matcher, evidence

@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from recommender.duplicates import duplicates_scan
@@ -17,8 +17,13 @@ class Command(BaseCommand):
         parser.add_argument("--new", action="store_true", help="only images not scanned yet (incremental)")
         parser.add_argument("--shortlist", type=int, default=None,
                             help="candidates per image (default ARTSEARCH_SHORTLIST)")
+        parser.add_argument("--batch", type=int, default=None,
+                            help="images whose shortlists are fetched together (default ARTSEARCH_SCAN_BATCH)")
 
-    def handle(self, *args: Any, new: bool, shortlist: int | None, **options: Any) -> None:
+    def handle(self, *args: Any, new: bool, shortlist: int | None, batch: int | None, **options: Any) -> None:
+        for name, value in (("--shortlist", shortlist), ("--batch", batch)):
+            if value is not None and value < 1:
+                raise CommandError(f"{name} must be at least 1")
         t0 = time.perf_counter()
         bar = tqdm(unit="img", desc="duplicate scan", disable=None)
 
@@ -26,7 +31,7 @@ class Command(BaseCommand):
             bar.total = total
             bar.update(done - bar.n)
 
-        out = duplicates_scan(only_new=new, k=shortlist, progress=progress)
+        out = duplicates_scan(only_new=new, k=shortlist, batch=batch, progress=progress)
         bar.close()
         seconds = time.perf_counter() - t0
         per = f", {1000 * seconds / out.scanned:.0f} ms per image" if out.scanned else ""
