@@ -20,7 +20,6 @@ The environment is the caller's business (the app passes its settings): nothing 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import os
@@ -32,11 +31,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import numpy as np
 import torch
 from torch import nn
+
+# Re-exported: model files are written and read by ml.modelfiles (atomic write, format check).
+from ml.modelfiles import load_torch_file, save_torch_file
 
 __all__ = [
     "CAFFE_MEAN_BGR",
@@ -253,41 +255,6 @@ def pick_device(preferred: str | torch.device | None = None) -> torch.device:
             raise RuntimeError(f"device {preferred!r} requested but CUDA is not available")
         return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def save_torch_file(obj: object, path: str | os.PathLike[str]) -> bytes:
-    """``torch.save`` to a temp file in the same directory, then rename: never half-written.
-    Returns the bytes written (model files hash them for their version)."""
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    data = buf.getvalue()
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp creates 0600; the web and worker users must be able to read it.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return data
-
-
-def load_torch_file(
-    path: str | os.PathLike[str], *, fmt: str, what: str, map_location: str | torch.device = "cpu"
-) -> tuple[dict[str, Any], bytes]:
-    """(payload, file bytes) of a file written by :func:`save_torch_file` whose payload says
-    ``format: fmt``; weights_only, so loading runs no pickled code. ValueError otherwise."""
-    data = Path(path).read_bytes()
-    payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != fmt:
-        raise ValueError(f"{path}: not a {what} file ({fmt})")
-    return payload, data
 
 
 def _sha256_file(path: Path) -> str:

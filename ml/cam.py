@@ -18,6 +18,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -25,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ml.backbone import load_torch_file, save_torch_file, torch_threads
+from ml.backbone import torch_threads
+from ml.modelfiles import CAM_HEAD, check_version, content_version, load_head, save_head
 
 __all__ = [
     "OTHER_CLASS",
@@ -43,7 +45,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 OTHER_CLASS: Final = "other"
-_FORMAT: Final = "artsearch-cam-head/1"
 _EPS: Final = 1e-6
 
 # --------------------------------------------------------------------------- #
@@ -244,30 +245,36 @@ class CamHead(nn.Module):
 
     def _payload(self) -> dict[str, Any]:
         return {
-            "format": _FORMAT,
             "in_channels": self.in_channels,
             "tasks": self.tasks,
             "metadata": self.metadata,
             "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
         }
 
+    def _version(self, state: Mapping[str, torch.Tensor]) -> str:
+        return content_version(state, repr((self.in_channels, self.tasks, self.metadata)))
+
     def save(self, path: str | os.PathLike[str]) -> str:
-        """Save atomically; returns (and sets) ``version`` = short sha256 of the bytes."""
-        self.version = _short_hash(save_torch_file(self._payload(), path))
+        """Save atomically (ml.modelfiles); returns (and sets) ``version``."""
+        payload = self._payload()
+        self.version = self._version(payload["state_dict"])
+        save_head(CAM_HEAD, path, payload, version=self.version)
         return self.version
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> CamHead:
-        """Load a head written by :meth:`save`."""
-        payload, data = load_torch_file(path, fmt=_FORMAT, what="CAM head", map_location=map_location)
+        """Load a head written by :meth:`save`; ml.modelfiles.ModelFileError for a bad file."""
+        payload = load_head(CAM_HEAD, path, map_location=map_location)
         head = cls(payload["tasks"], payload["in_channels"], metadata=payload.get("metadata"))
         head.load_state_dict(payload["state_dict"], strict=True)
-        head.version = _short_hash(data)
+        if "version" in payload:
+            head.version = head._version(head.state_dict())
+            check_version(CAM_HEAD, path, payload, head.version)
+        else:
+            # Heads saved without a version stamp are known by the hash of their file's bytes: the
+            # version their images were indexed under, so those images stay current.
+            head.version = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
         return head.eval()
-
-
-def _short_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:12]
 
 
 # --------------------------------------------------------------------------- #

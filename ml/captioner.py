@@ -9,7 +9,6 @@ torch is imported lazily (inside functions / the model factory) so importing thi
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ml.modelfiles import CAPTIONER, check_version, content_version, load_head, save_head
 
 __all__ = [
     "BOS",
@@ -218,15 +219,6 @@ def _build_net(cfg: CaptionerConfig, vocab_size: int) -> Any:
     return _Net()
 
 
-def _state_version(state: dict[str, Any], extra: str) -> str:
-    """Short content hash of the weights + metadata, stable across save/load."""
-    h = hashlib.sha256(extra.encode("utf-8"))
-    for key in sorted(state):
-        h.update(key.encode("utf-8"))
-        h.update(np.ascontiguousarray(state[key].detach().cpu().numpy()).tobytes())
-    return h.hexdigest()[:12]
-
-
 class Captioner:
     """Trained caption model: ``generate(vectors) -> list[str]``; ``save`` / ``load``."""
 
@@ -236,7 +228,7 @@ class Captioner:
         self.config = cfg
         self.mean = np.asarray(mean, dtype=np.float32)
         self.std = np.asarray(std, dtype=np.float32)
-        self.version = _state_version(self.net.state_dict(), self._meta_key())
+        self.version = content_version(self.net.state_dict(), self._meta_key())
 
     def _meta_key(self) -> str:
         return repr((asdict(self.config), self.vocab.itos, self.mean.tobytes(), self.std.tobytes()))
@@ -326,35 +318,28 @@ class Captioner:
 
     # ---- persistence ------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Save weights, vocabulary, config and normalisation (torch file, safe to load)."""
+        """Save weights, vocabulary, config and normalisation atomically (ml.modelfiles)."""
         import torch
 
-        from ml.backbone import save_torch_file
-
         payload = {
-            "format": "artsearch-captioner/1",
             "config": asdict(self.config),
             "vocab": list(self.vocab.itos),
             "mean": torch.from_numpy(self.mean),
             "std": torch.from_numpy(self.std),
             "state_dict": self.net.state_dict(),
-            "version": self.version,
         }
-        save_torch_file(payload, path)
+        save_head(CAPTIONER, path, payload, version=self.version)
 
     @classmethod
     def load(cls, path: str | Path) -> Captioner:
-        """Load a model written by save (weights_only: no pickle code execution)."""
-        from ml.backbone import load_torch_file
-
-        payload, _ = load_torch_file(path, fmt="artsearch-captioner/1", what="captioner")
+        """Load a model written by save; ml.modelfiles.ModelFileError for a bad file."""
+        payload = load_head(CAPTIONER, path)
         cfg = CaptionerConfig(**payload["config"])
         vocab = Vocab(list(payload["vocab"]))
         net = _build_net(cfg, len(vocab))
         net.load_state_dict(payload["state_dict"])
         model = cls(net, vocab, cfg, payload["mean"].numpy(), payload["std"].numpy())
-        if model.version != payload.get("version"):
-            raise ValueError(f"{path}: version mismatch (file corrupted?)")
+        check_version(CAPTIONER, path, payload, model.version)
         return model
 
 

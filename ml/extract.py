@@ -31,9 +31,9 @@ from ml.cam import (
     rmac_regions,
     sum_pool,
 )
+from ml.modelfiles import CAM_HEAD
 
 __all__ = [
-    "CAM_HEAD_FILE",
     "ExtractResult",
     "FeatureExtractor",
     "load_extractor",
@@ -44,7 +44,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-CAM_HEAD_FILE: Final = "cam_head.pt"
 STRIDE: Final = 16
 DEFAULT_TOP_K: Final = 3
 DEFAULT_REGION_LEVELS: Final = 3
@@ -246,7 +245,7 @@ def load_extractor(
     set_cpu_threads(num_threads)
     model_dir = Path(model_dir)
     trunk = load_trunk(model_dir, device=device, weights_path=weights_path, allow_download=allow_download)
-    head_path = model_dir / CAM_HEAD_FILE
+    head_path = model_dir / CAM_HEAD.name
     head = CamHead.load(head_path, map_location=trunk.device) if head_path.is_file() else None
     extractor = FeatureExtractor(
         trunk, head, max_side=max_side, top_k=top_k, batch_size=batch_size, region_levels=region_levels

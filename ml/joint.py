@@ -15,7 +15,6 @@ torch is imported lazily so importing this module is cheap.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ml.modelfiles import JOINT, check_version, content_version, load_head, save_head
 
 __all__ = ["METHODS", "JointConfig", "JointProjection", "chance_precision_at_k", "recall_at_k", "train_joint"]
 
@@ -95,14 +96,8 @@ class JointProjection:
         self.version = self._compute_version()
 
     def _compute_version(self) -> str:
-        h = hashlib.sha256(repr(asdict(self.config)).encode("utf-8"))
-        h.update(self.image_mean.tobytes())
-        h.update(self.image_std.tobytes())
-        state = self.net.state_dict()
-        for key in sorted(state):
-            h.update(key.encode("utf-8"))
-            h.update(np.ascontiguousarray(state[key].detach().cpu().numpy()).tobytes())
-        return h.hexdigest()[:12]
+        identity = repr(asdict(self.config)).encode("utf-8") + self.image_mean.tobytes() + self.image_std.tobytes()
+        return content_version(self.net.state_dict(), identity)
 
     @property
     def temperature(self) -> float:
@@ -132,35 +127,27 @@ class JointProjection:
         return self._project(self.net.text, vectors, self.config.text_dim)
 
     def save(self, path: str | Path) -> None:
-        """Save weights, config and image normalisation (torch file, safe to load)."""
+        """Save weights, config and image normalisation atomically (ml.modelfiles)."""
         import torch
 
-        from ml.backbone import save_torch_file
-
         payload = {
-            "format": "artsearch-joint/1",
             "config": asdict(self.config),
             "image_mean": torch.from_numpy(self.image_mean),
             "image_std": torch.from_numpy(self.image_std),
             "state_dict": self.net.state_dict(),
-            "version": self.version,
         }
-        save_torch_file(payload, path)
+        save_head(JOINT, path, payload, version=self.version)
 
     @classmethod
     def load(cls, path: str | Path) -> JointProjection:
-        """Load a projection written by save (weights_only: no pickle code execution)."""
-        from ml.backbone import load_torch_file
-
-        payload, _ = load_torch_file(path, fmt="artsearch-joint/1", what="joint-projection")
+        """Load a projection written by save; ml.modelfiles.ModelFileError for a bad file."""
+        payload = load_head(JOINT, path)
         cfg = JointConfig(**payload["config"])
         net = _build_net(cfg)
         net.load_state_dict(payload["state_dict"])
         model = cls(net, cfg, payload["image_mean"].numpy(), payload["image_std"].numpy())
-        if model.version != payload.get("version"):
-            raise ValueError(f"{path}: version mismatch (file corrupted?)")
+        check_version(JOINT, path, payload, model.version)
         return model
-
 
 def train_joint(
     image_vecs: np.ndarray,

@@ -13,14 +13,20 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection, transaction
 
+from ml.modelfiles import CAPTIONER
 from ml.text import TextEncoder, catalogue_sentence, chunk_text, clean_commentary
 from recommender import bm25
+from recommender.modelfiles import InstalledModel
 from recommender.models import Artwork, Caption
 from recommender.progress import Bars, no_bars
+
+if TYPE_CHECKING:
+    from ml.captioner import Captioner
 
 logger = logging.getLogger(__name__)
 _encoder: TextEncoder | None = None
@@ -242,23 +248,14 @@ def search_vectors_refresh(*, artwork_ids: Sequence[int] | None = None) -> None:
 
 
 # --------------------------------------------------------------------------- machine captions
-_captioner: tuple[float, object] | None = None
+def _captioner_for(path: Path | None) -> Captioner | None:
+    from ml.captioner import Captioner
+
+    return Captioner.load(path) if path is not None else None
 
 
-def _get_captioner() -> object | None:
-    """The trained title captioner (`train_captioner`), reloaded when its file changes."""
-    global _captioner
-    from django.conf import settings
-
-    path = Path(settings.MODEL_DIR) / "captioner.pt"
-    if not path.exists():
-        return None
-    mtime = path.stat().st_mtime
-    if _captioner is None or _captioner[0] != mtime:
-        from ml.captioner import Captioner
-
-        _captioner = (mtime, Captioner.load(path))
-    return _captioner[1]
+# The trained title captioner (`train_captioner`), None until one is trained.
+_captioner: InstalledModel[Captioner | None] = InstalledModel(CAPTIONER, _captioner_for)
 
 
 def needs_machine_caption(art: Artwork) -> bool:
@@ -289,12 +286,12 @@ def machine_captions_update(image_ids: Sequence[int]) -> int:
     images = [im for im in images if needs_machine_caption(im.artwork)]
     if not images:
         return 0
-    captioner = _get_captioner()
+    captioner = _captioner.get()
     generated = [""] * len(images)
     if captioner is not None:
         import numpy as np
 
-        generated = captioner.generate(np.asarray([im.embedding for im in images], dtype=np.float32))  # type: ignore[attr-defined]
+        generated = captioner.generate(np.asarray([im.embedding for im in images], dtype=np.float32))
     changed = []
     for im, gen in zip(images, generated, strict=True):
         text = machine_caption_text(im.predictions or {}, gen)

@@ -5,23 +5,28 @@ finds images that have no caption."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.db import connection
 
+from ml.modelfiles import JOINT
+from recommender.modelfiles import InstalledModel
 from recommender.models import Caption
 from recommender.pgsettings import planner_settings
 
-JOINT_FILE = "joint.pt"
-
-
-@lru_cache(maxsize=1)
-def _projection(path: str, mtime: float) -> object:
+if TYPE_CHECKING:
     from ml.joint import JointProjection
 
-    return JointProjection.load(path)
+
+def _projection_for(path: Path | None) -> JointProjection | None:
+    from ml.joint import JointProjection
+
+    return JointProjection.load(path) if path is not None else None
+
+
+# The trained projection (`train_joint`), None until one is trained.
+projection: InstalledModel[JointProjection | None] = InstalledModel(JOINT, _projection_for)
 
 
 # Caption sources written by people; `machine` captions (predicted labels, generated title) are not.
@@ -37,15 +42,14 @@ def joint_ranks_or_none(depth: int = 100, *, uncaptioned_only: bool = False
     purpose in the fused query. Artworks with text are already reached by the caption and lexical
     lists, and on the held-out WGA-commentary queries the joint list ranked them at chance, so
     fusing it over them only displaced good hits (README, text search evaluation)."""
-    path = Path(settings.MODEL_DIR) / JOINT_FILE
-    if not path.exists():
+    proj = projection.get()
+    if proj is None:
         return None
-    proj = _projection(str(path), path.stat().st_mtime)
 
     def ranks(text_vec: Sequence[float]) -> list[int]:
         import numpy as np
 
-        q = proj.project_text(np.asarray([text_vec], dtype=np.float32))[0]  # type: ignore[attr-defined]
+        q = proj.project_text(np.asarray([text_vec], dtype=np.float32))[0]
         lit = "[" + ",".join(f"{float(x):.6g}" for x in q) + "]"
         if uncaptioned_only:
             # Exact scan over the (few) images without human text: HNSW with this filter applied after

@@ -7,7 +7,6 @@ Only Celery tasks and management commands import this module (it pulls in torch 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from django.utils import timezone
 
 from ml.images import ImageError, decode_image
 from ml.keypoints import orb_keypoints
+from ml.modelfiles import CAM_HEAD
+from recommender.modelfiles import InstalledModel
 from recommender.models import ArtworkImage, ImageRegion, Upload
 
 if TYPE_CHECKING:
@@ -28,31 +29,25 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_lock = threading.Lock()
-_extractor: FeatureExtractor | None = None
-_extractor_key: tuple[float, int] | None = None
+def _extractor_for(head: Path | None) -> FeatureExtractor:
+    """The VGG16 trunk with the installed CAM head (plain sum pooling without one)."""
+    from ml.extract import load_extractor
+
+    extractor = load_extractor(settings.MODEL_DIR, max_side=settings.ARTSEARCH_FEATURE_MAX_SIDE,
+                               weights_path=settings.ARTSEARCH_VGG16_WEIGHTS,
+                               allow_download=not settings.ARTSEARCH_OFFLINE)
+    logger.info("feature extractor ready: %s", extractor.model_version)
+    return extractor
 
 
-def _head_key(model_dir: Path) -> tuple[float, int]:
-    head = model_dir / "cam_head.pt"
-    return (head.stat().st_mtime, head.stat().st_size) if head.exists() else (0.0, 0)
+_extractor: InstalledModel[FeatureExtractor] = InstalledModel(CAM_HEAD, _extractor_for)
 
 
 def get_extractor() -> FeatureExtractor:
     """The process-wide extractor (weights load once per worker process). A newly trained CAM
-    head is picked up on the next batch, so `train_cam_head` needs no worker restart."""
-    global _extractor, _extractor_key
-    from ml.extract import load_extractor
-
-    key = _head_key(settings.MODEL_DIR)
-    with _lock:
-        if _extractor is None or key != _extractor_key:
-            _extractor = load_extractor(settings.MODEL_DIR, max_side=settings.ARTSEARCH_FEATURE_MAX_SIDE,
-                                        weights_path=settings.ARTSEARCH_VGG16_WEIGHTS,
-                                        allow_download=not settings.ARTSEARCH_OFFLINE)
-            _extractor_key = key
-            logger.info("feature extractor ready: %s", _extractor.model_version)
-        return _extractor
+    head is picked up on the next batch (recommender.modelfiles), so `train_cam_head` needs no
+    worker restart."""
+    return _extractor.get()
 
 
 @dataclass

@@ -10,7 +10,8 @@ import torch
 
 from ml.backbone import OXFORD_WEIGHTS_FILE, Trunk
 from ml.cam import CamHead, rmac_regions
-from ml.extract import CAM_HEAD_FILE, FeatureExtractor, load_extractor, resize_for_trunk, target_size
+from ml.extract import FeatureExtractor, load_extractor, resize_for_trunk, target_size
+from ml.modelfiles import CAM_HEAD
 from ml.perturb import paste
 
 MAX_SIDE = 48
@@ -107,7 +108,7 @@ def test_load_extractor(tmp_path: Path, oxford_model_dir: Path) -> None:
     (tmp_path / OXFORD_WEIGHTS_FILE).symlink_to((oxford_model_dir / OXFORD_WEIGHTS_FILE).resolve())
     extractor = load_extractor(tmp_path, max_side=MAX_SIDE, device="cpu", allow_download=False)
     assert extractor.model_version.endswith(f"+sum@{MAX_SIDE}+r3")
-    version = _head().save(tmp_path / CAM_HEAD_FILE)
+    version = _head().save(tmp_path / CAM_HEAD.name)
     extractor = load_extractor(tmp_path, max_side=MAX_SIDE, device="cpu", allow_download=False)
     assert extractor.head is not None and extractor.head.version == version
     assert extractor.model_version == f"vgg16-oxford-caffe+cam-{version}@{MAX_SIDE}+r3"

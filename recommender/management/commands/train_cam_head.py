@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ml.images import ImageError, decode_image
+from ml.modelfiles import CAM_HEAD
+from recommender.modelfiles import model_path
 from recommender.models import ArtworkImage
 from recommender.progress import tqdm_bars
 
@@ -16,7 +18,7 @@ from recommender.progress import tqdm_bars
 class Command(BaseCommand):
     help = (
         "Train the GAP+linear CAM head on conv5_3 with the catalogue's labels (FORM and TYPE) of every image in "
-        "the collection, and save it to ARTSEARCH_HOME/models/cam_head.pt. Re-index with `index --stale` after."
+        "the collection, and save it in the model folder (ARTSEARCH_HOME/models). Re-index with `index --stale` after."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -59,8 +61,7 @@ class Command(BaseCommand):
         feats = np.concatenate(parts) if parts else np.zeros((0, extractor.dim), np.float32)
         self.stdout.write(f"GAP features for {len(images)} images in {time.perf_counter() - t0:.1f}s")
         head, report = train_cam_head(feats, labels, epochs=epochs, seed=seed)
-        settings.MODEL_DIR.mkdir(parents=True, exist_ok=True)
-        path = settings.MODEL_DIR / "cam_head.pt"
+        path = model_path(CAM_HEAD)
         head.save(path)
         self.stdout.write(json.dumps(report, indent=2, default=str))
         self.stdout.write(f"CAM head saved to {path}; run `python manage.py index --stale` to re-index")

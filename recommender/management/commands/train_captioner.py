@@ -4,9 +4,10 @@ import json
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ml.modelfiles import CAPTIONER
+from recommender.modelfiles import model_path
 from recommender.models import Artwork, ArtworkImage
 from recommender.progress import tqdm_bars
 
@@ -14,7 +15,7 @@ from recommender.progress import tqdm_bars
 class Command(BaseCommand):
     help = (
         "Train the title captioner (CAM-VGG16 image vector → GRU decoder) on the catalogue's image→title pairs; "
-        "prints BLEU on a held-out split and saves ARTSEARCH_HOME/models/captioner.pt."
+        "prints BLEU on a held-out split and saves it in the model folder (ARTSEARCH_HOME/models)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         with tqdm_bars(self.stderr)("training the captioner", total=epochs, unit="epoch") as advance:
             model, report = train_captioner(vectors, [r.artwork.title for r in rows], epochs=epochs, seed=seed,
                                             on_epoch=lambda: advance(1))
-        path = settings.MODEL_DIR / "captioner.pt"
+        path = model_path(CAPTIONER)
         model.save(path)
         self.stdout.write(json.dumps(report, indent=1, default=str))
         self.stdout.write(f"captioner saved to {path}")

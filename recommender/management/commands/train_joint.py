@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recommender.joint_search import HUMAN_SOURCES, JOINT_FILE
+from ml.modelfiles import JOINT
+from recommender.joint_search import HUMAN_SOURCES
+from recommender.modelfiles import model_path
 from recommender.models import ArtworkImage, Caption
 from recommender.progress import tqdm_bars
 
@@ -122,7 +123,7 @@ class Command(BaseCommand):
                                         on_epoch=lambda: advance(1))
         report["pairs"] = len(img)
         report["held_out_images"] = held_out
-        path = settings.MODEL_DIR / JOINT_FILE
+        path = model_path(JOINT)
         model.save(path)
         model = JointProjection.load(path)
         projected = model.project_image(col.vectors)
