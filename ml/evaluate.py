@@ -14,6 +14,11 @@ None``).  Definitions used by :func:`summarise`:
 * ``distractor_fp_rate``: distractors called DUPLICATE or DETAIL;
 * ``p50_seconds`` / ``p95_seconds``: per-query latency percentiles (:func:`percentile`).
 
+Neighbour lists of "similar artworks" (:func:`nearest_by_group`) are scored by
+:func:`label_precision_at_k`: the fraction of a query's first k neighbours that share its
+catalogue label (form, type, artist ...), averaged over queries; over the whole pool it is the
+chance level of a random order.
+
 Ranked-list measures for text queries, over (ranked ids, relevant ids) runs:
 :func:`precision_at_k` (as SemArt's Text2Art results define Pr@k: the fraction of queries
 with a relevant item in the top k) and :func:`mean_reciprocal_rank`.
@@ -33,7 +38,9 @@ __all__ = [
     "QueryOutcome",
     "first_relevant_rank",
     "format_report",
+    "label_precision_at_k",
     "mean_reciprocal_rank",
+    "nearest_by_group",
     "percentile",
     "precision_at_k",
     "summarise",
@@ -202,3 +209,50 @@ def mean_reciprocal_rank(runs: Sequence[Run]) -> float:
         return 0.0
     ranks = [first_relevant_rank(ranked, relevant) for ranked, relevant in runs]
     return sum(1.0 / r for r in ranks if r) / len(runs)
+
+
+def label_precision_at_k(query_labels: Sequence[Hashable | None], ranked_labels: Sequence[Sequence[Hashable | None]],
+                         k: int | None) -> float | None:
+    """Mean, over the queries that have a label (None and "" are no label), of the fraction of
+    their first ``k`` ranked items that have the same label (every ranked item with ``k`` None:
+    the chance level when the ranked list is the whole pool). A list shorter than k counts over
+    the items it has; an empty one scores 0. None when no query has a label."""
+    if len(query_labels) != len(ranked_labels):
+        raise ValueError(f"{len(query_labels)} query labels for {len(ranked_labels)} ranked lists")
+    if k is not None and k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    scores = []
+    for label, ranked in zip(query_labels, ranked_labels, strict=True):
+        if label is None or label == "":
+            continue
+        top = ranked[:k] if k is not None else ranked
+        scores.append(sum(r == label for r in top) / len(top) if len(top) else 0.0)
+    return sum(scores) / len(scores) if scores else None
+
+
+def nearest_by_group(queries: np.ndarray, pool: np.ndarray, query_groups: Sequence[Hashable],
+                     pool_groups: Sequence[Hashable], k: int) -> list[list[int]]:
+    """For each query vector, the pool indices of its k nearest groups by inner product (cosine for
+    unit vectors), best first: one index per group (its best-scoring row), the query's own group
+    left out (an artwork is not similar to itself, nor to its other photographs). Exact: O(Q·N·d)."""
+    q = np.asarray(queries, dtype=np.float32)
+    p = np.asarray(pool, dtype=np.float32)
+    if q.ndim != 2 or p.ndim != 2 or q.shape[1] != p.shape[1]:
+        raise ValueError(f"queries {q.shape} and pool {p.shape} must be (n, d) with the same d")
+    if len(query_groups) != len(q) or len(pool_groups) != len(p):
+        raise ValueError("one group per query row and per pool row")
+    out: list[list[int]] = []
+    order = np.argsort(-(q @ p.T), axis=1, kind="stable")
+    for row, own in zip(order, query_groups, strict=True):
+        seen: set[Hashable] = {own}
+        picked: list[int] = []
+        for j in row:
+            g = pool_groups[j]
+            if g in seen:
+                continue
+            seen.add(g)
+            picked.append(int(j))
+            if len(picked) == k:
+                break
+        out.append(picked)
+    return out

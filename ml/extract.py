@@ -140,14 +140,17 @@ class FeatureExtractor:
 
     def _run_batch(self, images: Sequence[np.ndarray], *, want_preds: bool) -> _BatchOut:
         batch = torch.stack([self.trunk.to_tensor(im) for im in images])
-        fmap = self.trunk.forward(batch)
+        return self._pool(self.trunk.forward(batch), want_preds=want_preds)
+
+    def _pool(self, fmap: torch.Tensor, *, want_preds: bool) -> _BatchOut:
+        n = fmap.shape[0]
         with torch.inference_mode():
             regions = rmac_regions(fmap.shape[-2], fmap.shape[-1], self.region_levels) if self.region_levels else []
             if self.head is None:
                 vectors = l2n(sum_pool(fmap))
                 cams = torch.ones(fmap.shape[0], *fmap.shape[-2:], device=fmap.device)
                 regional = regional_cam_pool(fmap, cams[:, None], None, regions)
-                return _BatchOut(vectors, cams, [{} for _ in images], regional)
+                return _BatchOut(vectors, cams, [{} for _ in range(n)], regional)
             top = self.head.top_classes(fmap, self.top_k)
             all_cams, all_weights = [], []
             for task, (idx, probs) in top.items():
@@ -158,12 +161,12 @@ class FeatureExtractor:
             vectors = cam_weighted_pool(fmap, cams, weights)
             regional = regional_cam_pool(fmap, cams, weights, regions)
             combined = combine_cams(cams, weights)
-            preds: list[dict[str, list[tuple[str, float]]]] = [{} for _ in images]
+            preds: list[dict[str, list[tuple[str, float]]]] = [{} for _ in range(n)]
             if want_preds:
                 for task, (idx, probs) in top.items():
                     names = self.head.tasks[task]
                     idx_l, probs_l = idx.cpu().tolist(), probs.cpu().tolist()
-                    for b in range(len(images)):
+                    for b in range(n):
                         preds[b][task] = [(names[i], float(p)) for i, p in zip(idx_l[b], probs_l[b], strict=True)]
             return _BatchOut(vectors, combined, preds, regional)
 
@@ -204,6 +207,27 @@ class FeatureExtractor:
             for j, i in enumerate(indices):
                 results[i] = ExtractResult(vector=vecs[j], cam=cams[j], predictions=res.preds[j], regions=regions[j])
         return [r for r in results if r is not None]
+
+    def feature_maps(self, images: Sequence[np.ndarray], *, batch_size: int | None = None) -> list[torch.Tensor]:
+        """The conv5_3 map (C, h, w) of each image, in input order: pooled several ways by
+        :meth:`vectors_from_maps` (another head, no head) without another forward pass."""
+        out: list[torch.Tensor | None] = [None] * len(images)
+        for indices, batch in self._iter_batches(images, batch_size):
+            fmap = self.trunk.forward(torch.stack([self.trunk.to_tensor(im) for im in batch])).cpu()
+            for j, i in enumerate(indices):
+                out[i] = fmap[j]
+        return [m for m in out if m is not None]
+
+    def vectors_from_maps(self, maps: Sequence[torch.Tensor]) -> np.ndarray:
+        """(N, 512) descriptors of :meth:`feature_maps` output, pooled by this extractor's head."""
+        out = np.zeros((len(maps), self.dim), dtype=np.float32)
+        by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for i, m in enumerate(maps):
+            by_shape[tuple(m.shape)].append(i)
+        for indices in by_shape.values():
+            fmap = torch.stack([maps[i] for i in indices]).to(self.trunk.device)
+            out[indices] = self._pool(fmap, want_preds=False).vectors.float().cpu().numpy()
+        return out
 
     def gap_features(self, images: Sequence[np.ndarray], *, batch_size: int | None = None) -> np.ndarray:
         """(N, 512) float32 global-average-pooled conv5_3 features (for head training)."""

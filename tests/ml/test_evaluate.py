@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from ml.evaluate import (
     QueryOutcome,
     first_relevant_rank,
     format_report,
+    label_precision_at_k,
     mean_reciprocal_rank,
+    nearest_by_group,
     percentile,
     precision_at_k,
     summarise,
@@ -109,3 +112,29 @@ def test_precision_at_k_and_mrr() -> None:
     assert precision_at_k(runs, 10) == pytest.approx(2 / 3)
     assert mean_reciprocal_rank(runs) == pytest.approx((1 + 1 / 3 + 0) / 3)
     assert precision_at_k([], 10) == 0.0 and mean_reciprocal_rank([]) == 0.0
+
+
+def test_label_precision_at_k_is_the_share_of_neighbours_with_the_query_label() -> None:
+    queries = ["painting", "sculpture", None, ""]
+    ranked = [["painting", "sculpture", "painting", None],  # 2 of the first 3, 2 of 4 overall
+              ["painting", "painting", "painting"],  # none
+              ["painting"], ["painting"]]  # no label: not counted
+    assert label_precision_at_k(queries, ranked, 3) == pytest.approx((2 / 3 + 0) / 2)
+    assert label_precision_at_k(queries, ranked, None) == pytest.approx((2 / 4 + 0) / 2)  # chance over the pool
+    assert label_precision_at_k(["a"], [["a"]], 10) == 1.0  # a short list counts over what it has
+    assert label_precision_at_k(["a"], [[]], 10) == 0.0
+    assert label_precision_at_k([None], [["a"]], 10) is None
+    with pytest.raises(ValueError, match="k must be"):
+        label_precision_at_k(["a"], [["a"]], 0)
+    with pytest.raises(ValueError, match="2 query labels for 1"):
+        label_precision_at_k(["a", "b"], [["a"]], 1)
+
+
+def test_nearest_by_group_skips_the_own_group_and_keeps_one_row_per_group() -> None:
+    pool = np.array([[1.0, 0.0], [0.9, 0.1], [0.8, 0.2], [0.0, 1.0], [0.6, 0.4]])
+    groups = ["q", "x", "x", "y", "z"]  # pool row 0 is the query's own artwork; rows 1-2 one artwork
+    got = nearest_by_group(np.array([[1.0, 0.0]]), pool, ["q"], groups, k=3)
+    assert got == [[1, 4, 3]]
+    assert nearest_by_group(np.array([[1.0, 0.0]]), pool, ["q"], groups, k=2) == [[1, 4]]
+    with pytest.raises(ValueError, match="same d"):
+        nearest_by_group(np.zeros((1, 3)), pool, ["q"], groups, k=1)

@@ -104,6 +104,15 @@ def test_gap_features(trunk: Trunk, images: list[np.ndarray]) -> None:
     assert (gap >= 0).all() and gap.sum() > 0
 
 
+def test_feature_maps_pooled_again_match_one_pass_extraction(trunk: Trunk, images: list[np.ndarray]) -> None:
+    """One forward pass, pooled by any head: the same vectors as extracting with that head."""
+    maps = FeatureExtractor(trunk, None, max_side=MAX_SIDE).feature_maps(images)
+    assert [m.shape[0] for m in maps] == [512] * len(images)
+    for head in (None, _head()):
+        ext = FeatureExtractor(trunk, head, max_side=MAX_SIDE)
+        np.testing.assert_allclose(ext.vectors_from_maps(maps), ext.extract(images), atol=1e-5)
+
+
 def test_load_extractor(tmp_path: Path, oxford_model_dir: Path) -> None:
     (tmp_path / OXFORD_WEIGHTS_FILE).symlink_to((oxford_model_dir / OXFORD_WEIGHTS_FILE).resolve())
     extractor = load_extractor(tmp_path, max_side=MAX_SIDE, device="cpu", allow_download=False)
