@@ -22,7 +22,8 @@ def _too_large(f: Any) -> str:
 
 
 def _char(name: str, **kwargs: Any) -> forms.CharField:
-    """A metadata field as long as the model's column (curation.FIELD_MAX_CHARS)."""
+    """A metadata field as long as the model's column (curation.FIELD_MAX_CHARS, which reads the
+    models: the forms, the bulk manifest check and the importers agree on what fits)."""
     return forms.CharField(max_length=FIELD_MAX_CHARS[name], **kwargs)
 
 
@@ -90,7 +91,7 @@ class MultipleFileField(forms.FileField):
 class BulkUploadForm(forms.Form):
     files = MultipleFileField(
         help_text="Several images, or one .zip with the images and a manifest.csv "
-        "(columns: file, title, artist, date, technique, location, form, type, school, timeframe, caption). "
+        f"(columns: file, {', '.join(FIELD_MAX_CHARS)}). "
         "Everything is checked first: one bad file or manifest row and nothing is saved.",
     )
 

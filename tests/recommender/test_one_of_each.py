@@ -1,8 +1,10 @@
 """Things written once and used everywhere: the duplicate-group collapse (image query results and
-recommendations), the artist's display name (ml.names), the image file suffixes (ml.images)."""
+recommendations), the artist's display name (ml.names), the image file suffixes (ml.images), the
+artwork's fields and their lengths (read from the models by recommender.catalogue)."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 import pytest
@@ -58,3 +60,26 @@ def test_image_suffixes_are_stated_once() -> None:
     assert catalogue.IMAGE_SUFFIXES is IMAGE_SUFFIXES and curation.IMAGE_SUFFIXES is IMAGE_SUFFIXES
     assert forms.IMAGE_SUFFIXES is IMAGE_SUFFIXES
     assert all(s == s.lower() and s.startswith(".") for s in IMAGE_SUFFIXES)
+
+
+def test_artwork_field_lengths_come_from_the_model() -> None:
+    """The importer, the upload checks and the forms read one definition of the artwork's fields."""
+    lengths = {f.name: f.max_length for f in Artwork._meta.get_fields() if getattr(f, "max_length", None)}
+    for name in catalogue.ARTWORK_FIELDS:
+        assert catalogue.FIELD_MAX_LENGTHS[name] == curation.FIELD_MAX_CHARS[name] == lengths[name]
+        assert forms.ArtworkUploadForm.base_fields[name].max_length == lengths[name]
+        assert forms.ArtworkEditForm.base_fields[name].max_length == lengths[name]
+    artist = Artist._meta.get_field("name").max_length
+    assert catalogue.FIELD_MAX_LENGTHS["artist"] == forms.ArtworkEditForm.base_fields["artist"].max_length == artist
+    assert set(curation.FIELD_MAX_CHARS) <= set(forms.ArtworkUploadForm.base_fields)
+    assert forms.ReportDuplicateForm.base_fields["note"].max_length == review.NOTE_MAX_CHARS
+
+    longest = "x" * lengths["timeframe"]
+    header = "AUTHOR;BORN-DIED;TITLE;DATE;TECHNIQUE;LOCATION;URL;FORM;TYPE;SCHOOL;TIMEFRAME\n"
+    rows = [f"A;;T;;;;https://e.org/{i};;;;{tf}\n" for i, tf in enumerate((longest, longest + "x"))]
+    parsed = list(catalogue.parse_catalogue(io.StringIO(header + "".join(rows))))
+    assert isinstance(parsed[0], catalogue.CatalogueRow)
+    assert isinstance(parsed[1], catalogue.RowError) and "timeframe" in parsed[1].message
+    assert curation.metadata_problems({"timeframe": longest}) == []
+    assert curation.metadata_problems({"timeframe": longest + "x"}) == [
+        f"timeframe is {len(longest) + 1} characters; the limit is {len(longest)}"]
