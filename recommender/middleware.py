@@ -2,7 +2,7 @@
 
 * Bodies larger than the upload limit are refused from their Content-Length, before a byte of
   them is read (413).
-* NUL bytes (PostgreSQL cannot store them, so they used to end in a 500 deep in a query) and
+* NUL bytes (PostgreSQL cannot store them: let through, they fail deep in a query as a 500) and
   over-long values in the path, the query string or a form field are refused with a 400 that
   says which parameter and why.
 

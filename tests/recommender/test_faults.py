@@ -31,7 +31,7 @@ from tests.recommender.base import users  # noqa: F401 - fixture
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 HOME = Path(settings.ARTSEARCH_HOME)
-# "At once": far below the 60 s query timeout a dead worker used to cost.
+# "At once": far below the 60 s query timeout a caller would wait for a dead worker without the heartbeats.
 FAST_S = 8.0
 
 

@@ -101,8 +101,8 @@ def test_a_detail_whose_original_ranks_below_the_verified_top_is_found_by_the_de
 
 
 def test_the_caption_search_puts_hnsw_ef_search_back() -> None:
-    """text_search.dense_ranks raises hnsw.ef_search for its statement only (it used to leave it
-    set on the shared connection)."""
+    """text_search.dense_ranks raises hnsw.ef_search for its statement only: the setting is not left
+    on the connection that the rest of the request shares."""
     from recommender import text_search
 
     with connection.cursor() as cur:

@@ -58,7 +58,7 @@ def test_valid_uploads_are_queued_with_exif_applied(curator: Client, demo_images
     assert page.status_code == 200 and b'data-stage="queued"' in page.content
     assert curator.get(upload.get_absolute_url() + "?format=json").json()["stage"] == "queued"
     # The very same file again: answered with the artwork that has it; nothing new is stored
-    # (it used to become a second, public artwork with no image).
+    # (no second, public artwork without an image).
     f = io.BytesIO(data)
     f.name = "again.jpg"
     r = curator.post(reverse("upload_new"), {"image": f, "title": "Again"})
