@@ -39,7 +39,7 @@ from recommender.bench import product, storage
 from recommender.bench.synthetic import ImageGenerator, mean_pairwise_cosine
 from recommender.metrics import percentile
 
-# The keys the issue asks for, in this order; every row has them (extra keys follow).
+# The keys every row of a scale report has, in this order (extra keys follow).
 KEYS = ("artworks", "load_s", "build_s", "db_bytes", "shortlist_p50_ms", "shortlist_p95_ms",
         "shortlist_recall_at_10", "shortlist_recall_at_100", "query_found_p50_ms", "query_notfound_p50_ms",
         "dup_recall", "dup_false_duplicates", "scan_ms_per_new_image", "similar_p50_ms")
