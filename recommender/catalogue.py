@@ -2,8 +2,8 @@
 
 - `parse_catalogue` reads the WGA catalogue CSV (one row in, one clean record or one error out);
   `catalogue_import` creates or updates the artworks it describes.
-- `image_attach` validates one image and stores it under an artwork (every image in the collection,
-  uploads included, is stored by it); `images_import_folder` attaches a folder of images.
+- `image_attach` validates one image and stores it under an artwork (imports, fetches and curator
+  uploads all store their images through it); `images_import_folder` attaches a folder of images.
 - `ARTWORK_FIELDS` / `FIELD_MAX_LENGTHS`: the artwork's descriptive fields and their lengths, read
   from the models, for every importer, service and form that fills them.
 
