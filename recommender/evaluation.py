@@ -135,6 +135,8 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
                         # a copy is found): what ARTSEARCH_FALLBACK_MIN_EVIDENCE is calibrated on.
                         "evidence": round(res.evidence, 4),
                         "last_pass": next((p for p in ("dense", "rotations", "deep") if p in res.timings), "verify"),
+                        # What the fallback passes cost this query: the time a gate above its evidence saves.
+                        "fallback_ms": round(1000 * sum(res.timings.get(p, 0.0) for p in _FALLBACKS), 1),
                         "found": top == expected and res.verdict in (Verdict.DUPLICATE, Verdict.DETAIL),
                     })
                     outcomes.append(QueryOutcome(query_id=query_id, family=family, expected_artwork=expected,
@@ -185,6 +187,24 @@ def evaluate_duplicates(cfg: DuplicateEvalConfig, *, progress: Callable[[str], N
         report += (f"\n\n{len(via_related)} hits were an original's known duplicate/detail in the collection "
                    f"(pairs found among the originals before the queries), counted as the original.")
     return summary, report, outcomes
+
+
+_FALLBACKS = ("deep", "rotations", "dense")
+
+
+def gate_effect(evidence: list[dict[str, Any]], bound: float) -> dict[str, Any]:
+    """What ARTSEARCH_FALLBACK_MIN_EVIDENCE=`bound` would change on a run made without a gate
+    (every pass allowed): copies found only by a fallback pass whose evidence is below the bound
+    are lost; distractors below it skip their fallback passes (`fallback_ms` saved)."""
+    copies = [e for e in evidence if e["family"] != "distractor"]
+    lost = [e["query_id"] for e in copies if e["found"] and e["last_pass"] != "verify" and e["evidence"] < bound]
+    found = sum(e["found"] for e in copies)
+    absent = [e for e in evidence if e["family"] == "distractor"]
+    skipped = [e for e in absent if e["evidence"] < bound]
+    return {"bound": bound, "copies": len(copies), "found": found, "found_with_gate": found - len(lost),
+            "lost": lost, "distractors": len(absent), "distractors_skipping": len(skipped),
+            "distractor_fallback_ms_saved_mean": (sum(e.get("fallback_ms", 0.0) for e in skipped) / len(absent)
+                                                  if absent else 0.0)}
 
 
 def fallback_evidence_report(evidence: list[dict[str, Any]]) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import connection
+from django.test.utils import override_settings
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -59,6 +60,9 @@ class ScaleConfig:
     keep: bool = False
     maintenance_work_mem: str | None = None
     progress: bool = True
+    # ARTSEARCH_FALLBACK_MIN_EVIDENCE values at which the image queries and the incremental scan
+    # are measured again (key `by_gate`), next to the configured one.
+    gates: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -399,25 +403,13 @@ def _measure(cfg: ScaleConfig, state: State, copies: list[CopyQuery], absent: li
         if q.image_id in set(exact.tolist()):
             in_exact += 1
             in_product += q.image_id in full
-    found_times, notfound_times, cnn_times = [], [], []
-    found = false_dup = false_synthetic = 0
-    by_family: dict[str, list[bool]] = {}
-    for q in _bar(cfg, copies, f"copy queries {n:,}"):
-        ans = product.image_query(q.data, embed)
-        found_times.append(ans.seconds)
-        cnn_times.append(ans.cnn_seconds)
-        hit = bool(ans.found) and ans.found[0] == q.artwork_id
-        found += hit
-        by_family.setdefault(q.family, []).append(hit)
-        wrong = [a for a in ans.found if a != q.artwork_id]
-        false_dup += bool(wrong)
-        false_synthetic += any(a not in state.real_artwork_ids for a in wrong)
-    for data in _bar(cfg, absent, f"absent queries {n:,}"):
-        ans = product.image_query(data, embed)
-        notfound_times.append(ans.seconds)
-        cnn_times.append(ans.cnn_seconds)
-        false_dup += bool(ans.found)
-        false_synthetic += any(a not in state.real_artwork_ids for a in ans.found)
+    row = {
+        "shortlist_p50_ms": _ms(sl_times, 0.5), "shortlist_p95_ms": _ms(sl_times, 0.95),
+        "shortlist_recall_at_10": round(float(np.mean(recall10)), 4) if recall10 else None,
+        "shortlist_recall_at_100": round(float(np.mean(recall100)), 4) if recall100 else None,
+        "originals_in_exact_top100": in_exact, "originals_in_shortlist_when_exact": in_product,
+        **_queries(cfg, state, copies, absent, embed, n),
+    }
     sim_times: list[float] = []
     pick = np.random.default_rng([cfg.seed, n])
     picked = pick.choice(len(state.ids), min(len(state.ids), cfg.queries), replace=False)
@@ -427,23 +419,50 @@ def _measure(cfg: ScaleConfig, state: State, copies: list[CopyQuery], absent: li
         t = time.perf_counter()
         product.similar(art)
         sim_times.append(time.perf_counter() - t)
+    row.update({"similar_p50_ms": _ms(sim_times, 0.5), "similar_p95_ms": _ms(sim_times, 0.95),
+                "real_images": len(state.real_image_ids), "synthetic_images": len(state.synthetic_ids)})
+    if cfg.gates:
+        row["by_gate"] = {}
+        for gate in cfg.gates:
+            with override_settings(ARTSEARCH_FALLBACK_MIN_EVIDENCE=gate):
+                row["by_gate"][str(gate)] = _queries(cfg, state, copies, absent, embed, n, f" (gate {gate})")
+    return row
+
+
+def _queries(cfg: ScaleConfig, state: State, copies: list[CopyQuery], absent: list[bytes],
+             embed: product.CachedEmbedder, n: int, label: str = "") -> dict[str, Any]:
+    """Image queries (copies, then absent images) and the incremental duplicate scan: the
+    figures the fallback passes' evidence gate changes."""
+    found_times, notfound_times, cnn_times = [], [], []
+    found = false_dup = false_synthetic = 0
+    by_family: dict[str, list[bool]] = {}
+    for q in _bar(cfg, copies, f"copy queries {n:,}{label}"):
+        ans = product.image_query(q.data, embed)
+        found_times.append(ans.seconds)
+        cnn_times.append(ans.cnn_seconds)
+        hit = bool(ans.found) and ans.found[0] == q.artwork_id
+        found += hit
+        by_family.setdefault(q.family, []).append(hit)
+        wrong = [a for a in ans.found if a != q.artwork_id]
+        false_dup += bool(wrong)
+        false_synthetic += any(a not in state.real_artwork_ids for a in wrong)
+    for data in _bar(cfg, absent, f"absent queries {n:,}{label}"):
+        ans = product.image_query(data, embed)
+        notfound_times.append(ans.seconds)
+        cnn_times.append(ans.cnn_seconds)
+        false_dup += bool(ans.found)
+        false_synthetic += any(a not in state.real_artwork_ids for a in ans.found)
     scanned, pairs, scan_s = product.scan_new(state.new_ids) if state.new_ids else (0, 0, 0.0)
     return {
-        "shortlist_p50_ms": _ms(sl_times, 0.5), "shortlist_p95_ms": _ms(sl_times, 0.95),
-        "shortlist_recall_at_10": round(float(np.mean(recall10)), 4) if recall10 else None,
-        "shortlist_recall_at_100": round(float(np.mean(recall100)), 4) if recall100 else None,
         "query_found_p50_ms": _ms(found_times, 0.5), "query_found_p95_ms": _ms(found_times, 0.95),
         "query_notfound_p50_ms": _ms(notfound_times, 0.5), "query_notfound_p95_ms": _ms(notfound_times, 0.95),
         "query_cnn_p50_ms": _ms(cnn_times, 0.5),  # the CNN passes inside those query times
         "dup_recall": round(found / len(copies), 4) if copies else None,
         "dup_false_duplicates": false_dup,
         "scan_ms_per_new_image": round(scan_s / scanned * 1000, 1) if scanned else None,
-        "similar_p50_ms": _ms(sim_times, 0.5), "similar_p95_ms": _ms(sim_times, 0.95),
         "dup_recall_by_family": {f: f"{sum(v)}/{len(v)}" for f, v in sorted(by_family.items())},
         "dup_false_synthetic": false_synthetic, "copy_queries": len(copies), "absent_queries": len(absent),
-        "originals_in_exact_top100": in_exact, "originals_in_shortlist_when_exact": in_product,
-        "scan_images": scanned, "scan_pairs": pairs, "real_images": len(state.real_image_ids),
-        "synthetic_images": len(state.synthetic_ids),
+        "scan_images": scanned, "scan_pairs": pairs,
     }
 
 

@@ -74,7 +74,8 @@ def test_it_measures_a_scratch_collection_and_leaves_the_users_database_alone(
 
     out = StringIO()
     call_command("bench_scale", "--artworks", "300", "--images", str(tmp_path / "images"), "--manifest",
-                 str(manifest), "--queries", "1", "--new-images", "1", "--json", "--no-progress", stdout=out)
+                 str(manifest), "--queries", "1", "--new-images", "1", "--gates", "0.99", "--json", "--no-progress",
+                 stdout=out)
 
     assert seen == {"inspected": True}
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
@@ -83,6 +84,8 @@ def test_it_measures_a_scratch_collection_and_leaves_the_users_database_alone(
     assert all(rows[0][k] is not None for k in run.KEYS), rows[0]
     assert rows[0]["artworks"] == 300 and rows[0]["copy_queries"] == 1 and rows[0]["scan_images"] == 1
     assert 0 <= rows[0]["shortlist_recall_at_100"] <= 1 and rows[0]["db_bytes"] > 0
+    gated = rows[0]["by_gate"]["0.99"]  # the queries and the scan again, with the fallback passes gated
+    assert gated["copy_queries"] == 1 and gated["scan_images"] == 1 and gated["query_notfound_p50_ms"] is not None
 
     assert connection.settings_dict["NAME"] == user_db
     assert not storage.database_exists(storage.SCRATCH_DB)

@@ -61,3 +61,21 @@ def test_bad_manifest_is_a_clear_error(tmp_path: Path) -> None:
         _split(DuplicateEvalConfig(images=tmp_path, manifest=wrong), [tmp_path / "a.jpg"], np.random.default_rng(0))
     with pytest.raises(CommandError, match="no such manifest"):
         call_command("evaluate", "duplicates", "--images", str(tmp_path), "--manifest", str(tmp_path / "none.csv"))
+
+
+def test_gate_effect_counts_the_copies_lost_and_the_absent_time_saved() -> None:
+    """A gate loses exactly the copies only a fallback pass found with evidence below it, and
+    saves the fallback time of the distractors below it."""
+    from recommender.evaluation import gate_effect
+
+    def row(family: str, evidence: float, last_pass: str, found: bool, fallback_ms: float = 0.0) -> dict:
+        return {"query_id": f"{family}-{evidence}", "family": family, "evidence": evidence,
+                "last_pass": last_pass, "found": found, "fallback_ms": fallback_ms}
+
+    runs = [row("crop", 0.95, "verify", True), row("rotate", 0.62, "rotations", True),
+            row("detail", 0.40, "deep", True), row("paste", 0.30, "dense", False),
+            row("distractor", 0.50, "dense", False, 900.0), row("distractor", 0.70, "dense", False, 1100.0)]
+    effect = gate_effect(runs, 0.55)
+    assert effect["found"] == 3 and effect["found_with_gate"] == 2 and effect["lost"] == ["detail-0.4"]
+    assert effect["distractors_skipping"] == 1 and effect["distractor_fallback_ms_saved_mean"] == 450.0
+    assert gate_effect(runs, 0.0)["found_with_gate"] == 3

@@ -50,6 +50,9 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true", help="keep the scratch database and its media")
         parser.add_argument("--json", action="store_true", help="one JSON object per N instead of the table")
         parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument("--gates", type=float, nargs="*", default=[],
+                            help="ARTSEARCH_FALLBACK_MIN_EVIDENCE values at which the image queries and the "
+                                 "incremental scan are measured again (JSON key by_gate)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         manifest = opts["manifest"]
@@ -60,7 +63,7 @@ class Command(BaseCommand):
         cfg = ScaleConfig(artworks=opts["artworks"], images=opts["images"], manifest=manifest,
                           queries=opts["queries"], new_images=opts["new_images"], seed=opts["seed"],
                           keep=opts["keep"], maintenance_work_mem=opts["maintenance_work_mem"],
-                          progress=not opts["no_progress"])
+                          progress=not opts["no_progress"], gates=opts["gates"])
         as_json = opts["json"]
         widths = [max(len(h), 9) for h, _, _ in _COLUMNS]
 
