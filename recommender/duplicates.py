@@ -118,7 +118,19 @@ def duplicates_scan(*, only_new: bool, k: int | None = None, batch: int | None =
         if scan is None:
             scan = DuplicateScan.objects.create(started_at=timezone.now())
         qs = qs.filter(Q(duplicates_checked_at__isnull=True) | Q(duplicates_checked_at__lt=scan.started_at))
-    ids = list(qs.order_by("id").values_list("pk", flat=True))
+    images_scan(list(qs.order_by("id").values_list("pk", flat=True)), k=k, batch=batch, progress=progress,
+                outcome=outcome)
+    if scan is not None:
+        DuplicateScan.objects.filter(pk=scan.pk).update(finished_at=timezone.now())
+    return outcome
+
+
+def images_scan(ids: list[int], *, k: int | None = None, batch: int | None = None,
+                progress: Callable[[int, int], None] | None = None, outcome: ScanOutcome | None = None
+                ) -> ScanOutcome:
+    """Check these indexed images (in this order) for copies and record the pairs: the body of
+    `duplicates_scan`, which says how."""
+    outcome = ScanOutcome() if outcome is None else outcome
     pending = set(ids)
     # Copies found from their first image, kept for the second until it is scanned:
     # settled[second][first] = whether the match was conclusive (it settles the second's gates).
@@ -146,6 +158,4 @@ def duplicates_scan(*, only_new: bool, k: int | None = None, batch: int | None =
                         settled.setdefault(c.image.pk, {})[image.pk] = c.inliers >= conclusive
             if progress is not None:
                 progress(outcome.scanned + outcome.failed, len(ids))
-    if scan is not None:
-        DuplicateScan.objects.filter(pk=scan.pk).update(finished_at=timezone.now())
     return outcome

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Q
 from django.test.utils import override_settings
 
 from ml.evaluate import QueryOutcome, format_report, summarise
@@ -25,7 +26,7 @@ from ml.rules import Verdict
 from ml.visualize import png_bytes
 from recommender import search
 from recommender.catalogue import image_attach
-from recommender.models import Artwork, ArtworkImage
+from recommender.models import Artwork, ArtworkImage, DuplicatePair
 from recommender.progress import Bars, no_bars
 
 logger = logging.getLogger(__name__)
@@ -227,16 +228,19 @@ def _known_pairs(image_ids: list[int], progress: Callable[[str], None]) -> dict[
     """Artworks among the originals that the pipeline itself calls duplicate/detail of each other.
 
     WGA holds details next to their whole painting, and near-identical photographs of one
-    building; a perturbed copy of one may rightly be matched to the other first."""
-    from recommender.duplicates import image_duplicates_check
+    building; a perturbed copy of one may rightly be matched to the other first. Found by the
+    collection scan's own batched path (`find_duplicates`), inside the evaluation's transaction."""
+    from recommender.duplicates import images_scan
 
     t0 = time.perf_counter()
+    images_scan(list(ArtworkImage.objects.filter(pk__in=image_ids, status=ArtworkImage.Status.INDEXED)
+                     .order_by("id").values_list("pk", flat=True)))
     related: dict[int, set[int]] = {}
-    for image in ArtworkImage.objects.filter(pk__in=image_ids).select_related("artwork"):
-        for c in image_duplicates_check(image):
-            if c.artwork.pk != image.artwork_id:
-                related.setdefault(image.artwork_id, set()).add(c.artwork.pk)
-                related.setdefault(c.artwork.pk, set()).add(image.artwork_id)
+    for a, b in DuplicatePair.objects.filter(Q(image_a__in=image_ids) | Q(image_b__in=image_ids)).values_list(
+            "image_a__artwork_id", "image_b__artwork_id"):
+        if a != b:
+            related.setdefault(a, set()).add(b)
+            related.setdefault(b, set()).add(a)
     pairs = sum(len(v) for v in related.values()) // 2
     progress(f"{pairs} duplicate/detail pairs among the originals ({time.perf_counter() - t0:.0f}s)")
     return related
