@@ -12,7 +12,7 @@ from django.db import connection
 
 from ml.modelfiles import JOINT
 from recommender.modelfiles import InstalledModel
-from recommender.models import Caption
+from recommender.models import Artwork, Caption
 from recommender.pgsettings import planner_settings
 
 if TYPE_CHECKING:
@@ -31,6 +31,9 @@ projection: InstalledModel[JointProjection | None] = InstalledModel(JOINT, _proj
 
 # Caption sources written by people; `machine` captions (predicted labels, generated title) are not.
 HUMAN_SOURCES = tuple(s for s in Caption.Source.values if s != Caption.Source.MACHINE)
+# Text written about the work itself. Every artwork also has a `catalogue` caption, but for an image
+# import or an upload it is only the sentence made from its title (a file name, perhaps) and fields.
+WRITTEN_SOURCES = (Caption.Source.CURATOR, Caption.Source.COMMENTARY)
 
 
 def joint_ranks_or_none(depth: int = 100, *, uncaptioned_only: bool = False
@@ -38,10 +41,11 @@ def joint_ranks_or_none(depth: int = 100, *, uncaptioned_only: bool = False
     """A callable ranking images by the joint-space similarity of a sentence vector, or None
     without a trained projection.
 
-    `uncaptioned_only` keeps the images whose artwork has no human-written caption: the joint list's
-    purpose in the fused query. Artworks with text are already reached by the caption and lexical
-    lists, and on the held-out WGA-commentary queries the joint list ranked them at chance, so
-    fusing it over them only displaced good hits (README, text search evaluation)."""
+    `uncaptioned_only` keeps the images without human text, the joint list's purpose in the fused
+    query: artworks that are not catalogue rows (plain image imports, curator uploads) and have no
+    curator or commentary caption. Their only other caption is the machine one; a catalogue row, or
+    an upload with its curator's text, is reached by the caption and word lists already, and fusing
+    the joint list over those only displaces their hits (README, joint image/text space)."""
     proj = projection.get()
     if proj is None:
         return None
@@ -57,11 +61,11 @@ def joint_ranks_or_none(depth: int = 100, *, uncaptioned_only: bool = False
             sql = """WITH cand AS MATERIALIZED (
                          SELECT i.artwork_id, i.joint_embedding FROM recommender_artworkimage i
                          JOIN recommender_artwork a ON a.id = i.artwork_id
-                         WHERE i.joint_embedding IS NOT NULL AND a.duplicate_of_id IS NULL
+                         WHERE i.joint_embedding IS NOT NULL AND a.duplicate_of_id IS NULL AND a.source <> %s
                                AND NOT EXISTS (SELECT 1 FROM recommender_caption c
                                                WHERE c.artwork_id = i.artwork_id AND c.source = ANY(%s)))
                      SELECT artwork_id FROM cand ORDER BY joint_embedding <=> %s::vector LIMIT %s"""
-            params: list[object] = [list(HUMAN_SOURCES), lit, depth]
+            params: list[object] = [Artwork.Source.CATALOGUE, list(WRITTEN_SOURCES), lit, depth]
         else:
             sql = """SELECT i.artwork_id FROM recommender_artworkimage i
                      JOIN recommender_artwork a ON a.id = i.artwork_id

@@ -94,9 +94,14 @@ def test_train_joint_holdout_leaves_query_artworks_out(indexed_with_vectors: lis
         # In the fused query the joint list serves only images without human-written text.
         from recommender.joint_search import joint_ranks_or_none
 
-        bare = indexed_with_vectors[3].artwork_id
-        Caption.objects.filter(artwork_id=bare).delete()
+        # An image import whose only text is the machine caption and the sentence of its file-name title;
+        # an upload with its curator's text and a catalogue row are not served by the joint list.
+        bare, typed = indexed_with_vectors[3].artwork_id, indexed_with_vectors[4].artwork_id
+        Artwork.objects.filter(pk=bare).update(source=Artwork.Source.IMPORT)
+        Artwork.objects.filter(pk=typed).update(source=Artwork.Source.UPLOAD)
+        Caption.objects.filter(artwork_id__in=[bare, typed]).exclude(source=Caption.Source.CATALOGUE).delete()
         Caption.objects.create(artwork_id=bare, source=Caption.Source.MACHINE, text="Predicted form painting.")
+        Caption.objects.create(artwork_id=typed, source=Caption.Source.CURATOR, text="A curator's note.")
         vec = np.asarray(Caption.objects.filter(embedding__isnull=False).first().embedding, dtype=np.float32)
         every, uncaptioned = joint_ranks_or_none(), joint_ranks_or_none(uncaptioned_only=True)
         assert every is not None and uncaptioned is not None
@@ -123,14 +128,20 @@ def test_train_joint_curve_prints_the_learning_curve_and_stores_nothing(indexed_
     arts = [im.artwork for im in indexed_with_vectors[:16]]
     queries.write_text("".join(json.dumps({"query": f"{a.form} {a.type} {a.title}", "relevant": [a.url]}) + "\n"
                                for a in arts))
+    before = Caption.objects.count()
     with override_settings(MODEL_DIR=tmp_path):
         out = StringIO()
         call_command("train_joint", "--curve", "30,all", "--holdout", str(queries), "--seeds", "2", "--epochs", "3",
-                     "--methods", "infonce-frozen,ridge", stdout=out, stderr=StringIO())
+                     "--methods", "infonce-frozen,ridge", "--product", stdout=out, stderr=StringIO())
         text = out.getvalue()
         assert not (tmp_path / "joint.pt").exists()
         assert not ArtworkImage.objects.filter(joint_embedding__isnull=False).exists()
     assert "16 queries, 2 splits" in text and "ranking all 200 indexed images" in text, text
+    # The product's query, in a transaction rolled back per split: the collection is as it was.
+    product = text.split("the product's fused text query")[1].splitlines()
+    assert [line.split()[-5] for line in product[2:]] == ["captioned"] * 3 + ["uncaptioned"] * 3, product
+    assert not Artwork.objects.filter(source=Artwork.Source.IMPORT).exists()
+    assert Caption.objects.count() == before
     table = [line.split() for line in text.splitlines() if line.split()[1:2] in (["ridge"], ["infonce-frozen"])]
     joint_rows = [r for r in table if r[2] not in ("uncaptioned", "captioned")]
     fused_rows = [r for r in table if r[2] in ("uncaptioned", "captioned")]

@@ -95,6 +95,12 @@ class Command(BaseCommand):
                                  "outside the evaluation): train on each and rank the --holdout queries' images")
         parser.add_argument("--methods", default=",".join(METHODS), help="with --curve: the methods compared")
         parser.add_argument("--seeds", type=int, default=3, help="with --curve: random splits averaged")
+        parser.add_argument("--joint-weight", type=float, default=1.0,
+                            help="with --curve: the joint list's weight in the fusion (RRF)")
+        parser.add_argument("--product", action="store_true",
+                            help="with --curve: also run the product's fused text query (every list) without and "
+                                 "with the joint list, per split, the held-out artworks made image imports without "
+                                 "captions (in a transaction rolled back afterwards; method infonce, all pairs)")
         parser.add_argument("--eval-fraction", type=float, default=0.5,
                             help="with --curve: the share of the --holdout queries evaluated in each split (their "
                                  "artworks are left out); the other queries' artworks train")
@@ -159,9 +165,12 @@ class Command(BaseCommand):
         qvecs = get_encoder().encode([" ".join(q["query"].split()[:QUERY_MAX_WORDS]) for q in queries])
         results = _curve_runs(col, queries, np.asarray(qvecs, dtype=np.float32), sizes=sizes, methods=methods,
                               seeds=o["seeds"], seed=o["seed"], eval_fraction=o["eval_fraction"],
-                              epochs=o["epochs"], bars=tqdm_bars(self.stderr))
+                              epochs=o["epochs"], joint_weight=o["joint_weight"], bars=tqdm_bars(self.stderr))
         self.stdout.write(_curve_report(results, n_images=len(col.images), n_queries=len(queries),
                                         seeds=o["seeds"], eval_fraction=o["eval_fraction"]))
+        if o["product"]:
+            self.stdout.write(_product_report(col, queries, seeds=o["seeds"], seed=o["seed"],
+                                              eval_fraction=o["eval_fraction"], epochs=o["epochs"]))
 
     @staticmethod
     def _queries(col: Collection, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -179,12 +188,11 @@ class Command(BaseCommand):
 
 def _curve_runs(col: Collection, queries: list[dict[str, Any]], qvecs: np.ndarray, *, sizes: list[int],
                 methods: list[str], seeds: int, seed: int, eval_fraction: float, epochs: int,
-                bars: Any) -> dict[str, Any]:
+                joint_weight: float, bars: Any) -> dict[str, Any]:
     """Per split: the evaluation queries' artworks are held out (never trained on, and counted as images
     without human text); the rest of the collection's pairs, shuffled by artwork, train on growing
     prefixes. Ranks are pooled over the splits."""
     from ml.joint import first_relevant_ranks, train_joint
-    from recommender.text_search import fuse
 
     art_of_col = np.asarray([im.artwork_id for im in col.images])
     joint: dict[tuple[int, str], dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
@@ -192,18 +200,21 @@ def _curve_runs(col: Collection, queries: list[dict[str, Any]], qvecs: np.ndarra
     base: dict[str, list[int]] = defaultdict(list)
     runs = len(sizes) * len(methods) * seeds
     with bars("learning curve", total=runs, unit="fit") as advance:
-        for s in range(seeds):
-            rng = np.random.default_rng(seed + s)
-            ev = np.sort(rng.permutation(len(queries))[: max(1, round(eval_fraction * len(queries)))])
-            held = set().union(*(queries[i]["artworks"] for i in ev))
+        for s, (rng, ev, held) in enumerate(_splits(len(queries), queries, seeds=seeds, seed=seed,
+                                                    eval_fraction=eval_fraction)):
             others = [i for i in range(len(queries)) if i not in set(ev.tolist())]
             pool = sorted({a for a in art_of_col.tolist() if a not in held and a in col.captions})
             order = [pool[i] for i in rng.permutation(len(pool))]
             counts = np.cumsum([len(col.pairs({a})[0]) for a in order])
             captions_only = _caption_ranks(col, queries, qvecs, held)
+            held_cols = np.flatnonzero(np.isin(art_of_col, list(held)))
+            # Control: the same fusion with the images without text in a random order. The joint list
+            # holds only those few images, so even a random one lifts them; the model must beat this.
+            shuffled = _dedupe(art_of_col[rng.permutation(held_cols)].tolist())[:100]
             for group, idx in (("uncaptioned", ev), ("captioned", others)):
                 base[group] += [captions_only[i] for i in idx]
-            held_cols = np.flatnonzero(np.isin(art_of_col, list(held)))
+                base[f"{group}+random"] += [_first(_fused(captions_only[i][1], shuffled, joint_weight),
+                                                   queries[i]["artworks"]) for i in idx]
             for size in sizes:
                 n_arts = len(order) if size == 0 else int(np.searchsorted(counts, size) + 1)
                 img, txt, groups = col.pairs(set(order[:n_arts]))
@@ -221,10 +232,16 @@ def _curve_runs(col: Collection, queries: list[dict[str, Any]], qvecs: np.ndarra
                     for group, idx in (("uncaptioned", ev), ("captioned", others)):
                         for i in idx:
                             jlist = _dedupe(art_of_col[held_cols[np.argsort(-jl[i])[:100]]].tolist())
-                            ranked = [a for a, _, _ in fuse({"dense": captions_only[i][1], "joint": jlist})]
+                            ranked = _fused(captions_only[i][1], jlist, joint_weight)
                             fused[(size, method)][group].append(_first(ranked, queries[i]["artworks"]))
                     advance(1)
     return {"joint": joint, "fused": fused, "base": base, "sizes": sizes, "methods": methods}
+
+
+def _fused(dense: list[int], joint: list[int], weight: float) -> list[int]:
+    from recommender.text_search import fuse
+
+    return [a for a, _, _ in fuse({"dense": dense, "joint": joint}, weights={"joint": weight})]
 
 
 def _caption_ranks(col: Collection, queries: list[dict[str, Any]], qvecs: np.ndarray,
@@ -278,17 +295,97 @@ def _curve_report(res: dict[str, Any], *, n_images: int, n_queries: int, seeds: 
             lines.append(f"{np.mean(cell['pairs']):>6.0f} {method:<15} {s['Pr@1']:>6.3f} {s['Pr@5']:>6.3f} "
                          f"{s['Pr@10']:>6.3f} {s['chance@10']:>9.3f} {s['z@10']:>6.1f} {s['median_rank']:>8.0f} "
                          f"{s['chance_median_rank']:>6.0f}")
-    lines += ["", "caption retrieval with the held-out artworks as images without human text, alone and fused (RRF) "
-              "with the joint list over those images:",
-              f"{'pairs':>6} {'method':<15} {'targets':<12} {'n':>4} " + " ".join(f"{'Pr@' + str(k):>6}" for k in KS)
-              + "   captions alone " + " ".join(f"{'Pr@' + str(k):>6}" for k in KS)]
+    lines += ["", "caption retrieval with the held-out artworks as images without human text: alone, fused (RRF) with "
+              "those images in a random order (the control), and fused with the joint list over them:",
+              f"{'pairs':>6} {'method':<15} {'targets':<12} {'n':>4} " + " ".join(f"{'Pr@' + str(k):>6}" for k in KS)]
+    for group in ("uncaptioned", "captioned"):
+        for name, ranks in (("captions alone", res["base"][group]),
+                            ("random order", res["base"][f"{group}+random"])):
+            lines.append(f"{'-':>6} {name:<15} {group:<12} {len(ranks):>4} "
+                         + " ".join(f"{_pr(ranks, k):>6.3f}" for k in KS))
     for size in res["sizes"]:
         for method in res["methods"]:
             cell = res["fused"][(size, method)]
             pairs = np.mean(res["joint"][(size, method)]["pairs"])
             for group in ("uncaptioned", "captioned"):
-                ranks, base = cell[group], res["base"][group]
+                ranks = cell[group]
                 lines.append(f"{pairs:>6.0f} {method:<15} {group:<12} {len(ranks):>4} "
-                             + " ".join(f"{_pr(ranks, k):>6.3f}" for k in KS) + "                  "
-                             + " ".join(f"{_pr(base, k):>6.3f}" for k in KS))
+                             + " ".join(f"{_pr(ranks, k):>6.3f}" for k in KS))
+    return "\n".join(lines)
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _splits(n_queries: int, queries: list[dict[str, Any]], *, seeds: int, seed: int, eval_fraction: float
+            ) -> list[tuple[np.random.Generator, np.ndarray, set[int]]]:
+    """Per split: its generator, the evaluated query indices and their artworks (held out)."""
+    out = []
+    for s in range(seeds):
+        rng = np.random.default_rng(seed + s)
+        ev = np.sort(rng.permutation(n_queries)[: max(1, round(eval_fraction * n_queries))])
+        out.append((rng, ev, set().union(*(queries[i]["artworks"] for i in ev))))
+    return out
+
+
+def _product_report(col: Collection, queries: list[dict[str, Any]], *, seeds: int, seed: int, eval_fraction: float,
+                    epochs: int) -> str:
+    """The product's fused text query (recommender.text_search.text_query, every list) without the joint list,
+    with the held-out images in a random order as the joint list (the control), and with the joint list. In
+    each split, inside a transaction that is rolled back: no commentary is indexed (the queries are
+    commentary), and the held-out artworks become image imports with no caption at all (they keep title and
+    artist, which the word lists read); the projection is trained on the other artworks' pairs."""
+    import tempfile
+
+    from django.db import transaction
+    from django.test import override_settings
+
+    from ml.joint import train_joint
+    from recommender import text_search
+    from recommender.captioning import get_encoder, query_embedding, search_vectors_refresh
+    from recommender.joint_search import joint_ranks_or_none
+    from recommender.models import Artwork
+
+    enc = get_encoder()
+    cache: dict[str, list[float]] = {}
+
+    def embed(q: str) -> list[float]:
+        if q not in cache:
+            cache[q] = query_embedding(q, encoder=enc)
+        return cache[q]
+
+    firsts: dict[tuple[str, str], list[int]] = defaultdict(list)
+    splits = _splits(len(queries), queries, seeds=seeds, seed=seed, eval_fraction=eval_fraction)
+    for s, (rng, ev, held) in enumerate(splits):
+        img, txt, groups = col.pairs({im.artwork_id for im in col.images if im.artwork_id not in held})
+        model, _ = train_joint(img, txt, groups=groups, epochs=epochs, seed=seed + s, val_fraction=0.0)
+        shuffled = [sorted(held)[j] for j in rng.permutation(len(held))][:100]
+        evs = set(ev.tolist())
+        try:
+            with transaction.atomic(), tempfile.TemporaryDirectory() as tmp:
+                Caption.objects.filter(source=Caption.Source.COMMENTARY).delete()
+                Caption.objects.filter(artwork_id__in=held).delete()
+                Artwork.objects.filter(pk__in=held).update(source=Artwork.Source.IMPORT)
+                search_vectors_refresh()
+                for im, vec in zip(col.images, model.project_image(col.vectors), strict=True):
+                    im.joint_embedding = vec.tolist()
+                ArtworkImage.objects.bulk_update(col.images, ["joint_embedding"], batch_size=500)
+                with override_settings(MODEL_DIR=Path(tmp)):
+                    model.save(Path(tmp) / JOINT.name)
+                    joint = joint_ranks_or_none(uncaptioned_only=True)
+                    for name, lst in (("captions alone", None), ("random order", lambda v, order=shuffled: order),
+                                      ("joint list", joint)):
+                        for i, q in enumerate(queries):
+                            res = text_search.text_query(q=q["query"], embed=embed, k=10, joint=lst, concurrent=False)
+                            group = "uncaptioned" if i in evs else "captioned"
+                            firsts[(name, group)].append(_first([h.artwork.pk for h in res.hits], q["artworks"]))
+                raise _RolledBack
+        except _RolledBack:
+            pass
+    lines = ["", f"the product's fused text query (all lists), {seeds} splits, the held-out artworks as image imports "
+             "without captions:", f"{'joint list':<15} {'targets':<12} {'n':>4} "
+             + " ".join(f"{'Pr@' + str(k):>6}" for k in KS)]
+    for (name, group), ranks in sorted(firsts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        lines.append(f"{name:<15} {group:<12} {len(ranks):>4} " + " ".join(f"{_pr(ranks, k):>6.3f}" for k in KS))
     return "\n".join(lines)
