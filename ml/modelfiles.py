@@ -44,6 +44,7 @@ __all__ = [
     "CAPTIONER",
     "JOINT",
     "MODEL_FILES",
+    "SIMILARITY",
     "ModelFile",
     "ModelFileError",
     "check_version",
@@ -71,7 +72,8 @@ class ModelFile:
 CAM_HEAD = ModelFile("cam_head.pt", "artsearch-cam-head/1", "CAM head", "train_cam_head")
 CAPTIONER = ModelFile("captioner.pt", "artsearch-captioner/1", "captioner", "train_captioner")
 JOINT = ModelFile("joint.pt", "artsearch-joint/1", "joint projection", "train_joint")
-MODEL_FILES: tuple[ModelFile, ...] = (CAM_HEAD, CAPTIONER, JOINT)
+SIMILARITY = ModelFile("similarity.pt", "artsearch-similarity/1", "similarity projection", "train_similarity")
+MODEL_FILES: tuple[ModelFile, ...] = (CAM_HEAD, CAPTIONER, JOINT, SIMILARITY)
 
 
 class ModelFileError(ValueError):

@@ -18,6 +18,9 @@ from ml.names import display_author
 FEATURE_DIM = 512
 TEXT_DIM = 384  # all-MiniLM-L6-v2
 JOINT_DIM = 256  # ml.joint projection
+# The width of the learned similarity's stored vectors (ml.similarity.SimilarityConfig.out_dim of
+# the product's configuration).
+SIMILAR_DIM = 640  # 128 learned + the 512-d CNN vector it is blended with
 
 
 class HalfVectorField(_HalfVectorField):
@@ -137,6 +140,11 @@ class ArtworkImage(models.Model):
     # The image vector projected into the joint image/text space (ml.joint), for sentence queries.
     joint_embedding = VectorField(dimensions=JOINT_DIM, null=True, blank=True)
     joint_version = models.CharField(max_length=64, blank=True)
+    # The image vector projected by the learned similarity (ml.similarity) that ranks "similar
+    # artworks" when a projection is installed; empty when none is, or when the image's vector
+    # comes from another model version than the one the projection was trained on.
+    similar_embedding = HalfVectorField(dimensions=SIMILAR_DIM, null=True, blank=True)
+    similar_version = models.CharField(max_length=64, blank=True)
     indexed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last processed it.")
     duplicates_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -148,6 +156,8 @@ class ArtworkImage(models.Model):
                       opclasses=["halfvec_cosine_ops"]),
             HnswIndex(name="image_joint_hnsw", fields=["joint_embedding"], m=16, ef_construction=64,
                       opclasses=["vector_cosine_ops"]),
+            HnswIndex(name="image_similar_hnsw", fields=["similar_embedding"], m=16, ef_construction=64,
+                      opclasses=["halfvec_cosine_ops"]),
         ]
 
     def __str__(self) -> str:

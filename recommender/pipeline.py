@@ -23,6 +23,7 @@ from ml.keypoints import orb_keypoints
 from ml.modelfiles import CAM_HEAD
 from recommender.modelfiles import InstalledModel
 from recommender.models import ArtworkImage, ImageRegion, Upload
+from recommender.similarity import similar_vectors_fill
 
 if TYPE_CHECKING:
     from ml.extract import FeatureExtractor
@@ -110,6 +111,8 @@ def image_index_batch(image_ids: Sequence[int], *, force: bool = False,
                     error="",
                     indexed_at=now,
                 )
+            # The learned similarity's vectors follow (cleared when no installed projection fits them).
+            similar_vectors_fill([row.pk for row, _ in todo])
         outcome.indexed = len(todo)
         # Captions follow the image: machine captions for images without human text, and the
         # catalogue sentence / full-text vector for every artwork touched.

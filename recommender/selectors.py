@@ -157,21 +157,29 @@ def collapse_groups(items: Sequence[G], *, exclude_group_of: int | None = None, 
 
 
 def similar_to_vector(vector: Sequence[float], *, k: int, exclude_image_id: int | None = None,
-                      model_version: str | None = None) -> list[SimilarItem]:
+                      model_version: str | None = None, learned_version: str | None = None) -> list[SimilarItem]:
     """Cosine nearest neighbours in SQL (HNSW); one entry per artwork and per duplicate group.
-    Artworks staff marked as duplicates of another are never recommended."""
+    Artworks staff marked as duplicates of another are never recommended. `learned_version`: the
+    vector is a learned-similarity vector of that projection, searched among the stored ones
+    (`similar_embedding`); otherwise a CNN vector, among the CNN vectors of `model_version`."""
     qs = ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED, artwork__duplicate_of__isnull=True)
-    if model_version:
-        # Vectors from another model version live in another space: never compare across.
+    column = "embedding"
+    # Vectors from another model version live in another space: never compare across.
+    if learned_version:
+        qs, column = qs.filter(similar_version=learned_version), "similar_embedding"
+    elif model_version:
         qs = qs.filter(model_version=model_version)
     if exclude_image_id is not None:
         qs = qs.exclude(pk=exclude_image_id)
-    rows = list(
-        qs.select_related("artwork", "artwork__artist")
-        .defer("embedding", "keypoints")
-        .annotate(distance=CosineDistance("embedding", list(vector)))
-        .order_by("distance")[: k * 3]
-    )
+    # Iterative scan: the filters apply after the HNSW search, which would otherwise stop at
+    # ef_search rows and cut the list short when many rows are filtered out.
+    with planner_settings(hnsw__iterative_scan="relaxed_order"):
+        rows = list(
+            qs.select_related("artwork", "artwork__artist")
+            .defer("embedding", "similar_embedding", "keypoints")
+            .annotate(distance=CosineDistance(column, list(vector)))
+            .order_by("distance")[: k * 3]
+        )
     items = [SimilarItem(artwork=img.artwork, image=img, score=1.0 - float(img.distance)) for img in rows]
     # A copy of the artwork itself is not a recommendation.
     return collapse_groups(items, exclude_group_of=exclude_image_id, limit=k)
@@ -179,11 +187,20 @@ def similar_to_vector(vector: Sequence[float], *, k: int, exclude_image_id: int 
 
 def artwork_similar_list(*, artwork: Artwork, k: int = 12) -> list[SimilarItem]:
     """Artworks that look like this one (the artwork and its duplicates excluded); empty
-    without an indexed image."""
-    image = artwork.images.filter(status=ArtworkImage.Status.INDEXED).order_by("id").first()
+    without an indexed image. By the learned similarity (what kind of work, when, where, by whom:
+    ml.similarity) when this image has its vector, which `train_similarity` stores for every image
+    while a projection is installed (and `--remove` clears); by the CNN vectors' cosine otherwise.
+    One HNSW search either way."""
+    image = (artwork.images.filter(status=ArtworkImage.Status.INDEXED).order_by("id")
+             .only("id", "embedding", "model_version", "similar_embedding", "similar_version").first())
     if image is None:
         return []
-    items = similar_to_vector(image.embedding, k=k, exclude_image_id=image.pk, model_version=image.model_version)
+    if image.similar_embedding is not None and image.similar_version:
+        items = similar_to_vector(image.similar_embedding, k=k, exclude_image_id=image.pk,
+                                  learned_version=image.similar_version)
+    else:
+        items = similar_to_vector(image.embedding, k=k, exclude_image_id=image.pk,
+                                  model_version=image.model_version)
     return [i for i in items if i.artwork.pk != artwork.pk]
 
 

@@ -65,7 +65,8 @@ def _precision(vectors: np.ndarray, kind: list[str]) -> float:
 
 def test_training_brings_same_label_vectors_together() -> None:
     x, labels = _toy()
-    cfg = SimilarityConfig(in_dim=16, dim=4, epochs=60, lr=1e-2, dropout=0.0, label_weights={"kind": 1.0})
+    cfg = SimilarityConfig(in_dim=16, dim=4, hidden=0, mix=1.0, epochs=60, lr=1e-2, dropout=0.0,
+                           label_weights={"kind": 1.0})
     model = train_similarity(x, labels, cfg, input_version="v1")
     projected = model.project(x)
     assert projected.shape == (48, 4)

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from django.test import override_settings
 
-from ml.modelfiles import CAM_HEAD, CAPTIONER, JOINT, ModelFile, content_version, load_head, save_head
-from recommender import captioning, joint_search, pipeline
+from ml.modelfiles import CAM_HEAD, CAPTIONER, JOINT, SIMILARITY, ModelFile, content_version, load_head, save_head
+from recommender import captioning, joint_search, pipeline, similarity
 from recommender.modelfiles import InstalledModel, model_path
 
 TOY = ModelFile("toy.pt", "artsearch-toy/1", "toy head", "train_toy")
@@ -44,7 +44,6 @@ def test_a_model_is_loaded_again_only_when_its_file_changes(tmp_path: Path) -> N
 
 
 def test_every_trained_model_is_read_through_the_rule() -> None:
-    installed = {pipeline._extractor.kind, captioning._captioner.kind, joint_search.projection.kind}
-    assert installed == {CAM_HEAD, CAPTIONER, JOINT}
-    assert all(isinstance(m, InstalledModel)
-               for m in (pipeline._extractor, captioning._captioner, joint_search.projection))
+    models = (pipeline._extractor, captioning._captioner, joint_search.projection, similarity._installed)
+    assert {m.kind for m in models} == {CAM_HEAD, CAPTIONER, JOINT, SIMILARITY}
+    assert all(isinstance(m, InstalledModel) for m in models)

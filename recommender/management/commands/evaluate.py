@@ -10,7 +10,8 @@ from recommender.progress import tqdm_bars
 
 
 class Command(BaseCommand):
-    help = "Measure accuracy and speed: `evaluate duplicates --images DIR` (perturbation suite)."
+    help = ("Measure accuracy and speed: `evaluate duplicates --images DIR` (perturbation suite), `evaluate text "
+            "--queries FILE`, `evaluate similar` (similar artworks' labels on held-out artists).")
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="what", required=True)
@@ -26,6 +27,21 @@ class Command(BaseCommand):
         dup.add_argument("--seed", type=int, default=0)
         dup.add_argument("--json", type=Path, help="also write the summary and every outcome here")
         self._add_text(sub)
+        self._add_similar(sub)
+
+    def _add_similar(self, sub: Any) -> None:
+        sim = sub.add_parser("similar", help="P@k per catalogue label of each similarity, on held-out artists")
+        sim.add_argument("--holdout-artists", type=float, default=0.3,
+                         help="fraction of the indexed images' artists held out of every training (default 0.3)")
+        sim.add_argument("--seed", type=int, nargs="+", default=[0],
+                         help="seeds of the artist split and the training; several: one split each, and the mean")
+        sim.add_argument("--k", type=int, default=10, help="neighbours scored per query (default 10)")
+        sim.add_argument("--stored-vectors", action="store_true",
+                         help="score the index's own vectors instead of re-pooling with a CAM head trained on the "
+                              "training artists (fast; that head may have seen the held-out artists)")
+        sim.add_argument("--epochs", type=int, default=None,
+                         help="training passes of every learned similarity (default: each one's own)")
+        sim.add_argument("--json", type=Path, help="also write the summary here")
 
     def _add_text(self, sub: Any) -> None:
         from recommender.text_evaluation import MODES
@@ -42,6 +58,22 @@ class Command(BaseCommand):
             self._duplicates(opts)
         elif opts["what"] == "text":
             self._text(opts)
+        elif opts["what"] == "similar":
+            self._similar(opts)
+
+    def _similar(self, opts: dict[str, Any]) -> None:
+        from recommender.similar_evaluation import SimilarEvalConfig, evaluate_similar
+
+        try:
+            cfg = SimilarEvalConfig(holdout_artists=opts["holdout_artists"], seeds=opts["seed"], k=opts["k"],
+                                    retrain_cam=not opts["stored_vectors"], epochs=opts["epochs"])
+            summary, report = evaluate_similar(cfg, bars=tqdm_bars(self.stderr),
+                                               progress=lambda m: self.stderr.write(m))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(report)
+        if opts["json"]:
+            opts["json"].write_text(json.dumps(summary, indent=1, default=str))
 
     def _text(self, opts: dict[str, Any]) -> None:
         from recommender.text_evaluation import evaluate_text
