@@ -151,6 +151,7 @@ def test_train_joint_curve_prints_the_learning_curve_and_stores_nothing(indexed_
     for args, why in ((["--curve", "10"], "needs the evaluation queries"),
                       (["--curve", "ten", "--holdout", str(queries)], "sizes are numbers"),
                       (["--curve", "10", "--holdout", str(queries), "--methods", "svm"], "unknown method"),
-                      (["--curve", "10", "--holdout", str(queries), "--eval-fraction", "1"], "eval-fraction")):
+                      (["--curve", "10", "--holdout", str(queries), "--eval-fraction", "1"], "eval-fraction"),
+                      (["--curve", "10", "--holdout", str(queries), "--sources", "machine"], "--sources")):
         with pytest.raises(CommandError, match=why):
             call_command("train_joint", *args, stdout=StringIO())

@@ -45,9 +45,10 @@ class Collection:
     images: list[ArtworkImage]
     vectors: np.ndarray  # (images, 512)
     captions: dict[int, list[tuple[str, np.ndarray]]] = field(default_factory=dict)  # artwork -> (source, vec)
+    sources: tuple[str, ...] = HUMAN_SOURCES  # the caption sources that make training pairs
 
     @classmethod
-    def load(cls) -> Collection:
+    def load(cls, sources: tuple[str, ...] = HUMAN_SOURCES) -> Collection:
         images = list(ArtworkImage.objects.filter(status=ArtworkImage.Status.INDEXED)
                       .select_related("artwork").order_by("id"))
         captions: dict[int, list[tuple[str, np.ndarray]]] = defaultdict(list)
@@ -57,16 +58,17 @@ class Collection:
                                     .values_list("artwork_id", "source", "embedding")):
             captions[art_id].append((source, np.asarray(emb, dtype=np.float32)))
         vectors = np.asarray([i.embedding for i in images], dtype=np.float32).reshape(len(images), -1)
-        return cls(images=images, vectors=vectors, captions=dict(captions))
+        return cls(images=images, vectors=vectors, captions=dict(captions), sources=sources)
 
     def pairs(self, artworks: set[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(image vectors, caption vectors, image ids): one pair per human caption (catalogue sentence,
-        each commentary chunk, curator text) of each image of these artworks. Machine captions are left
-        out: they are made from the image vector itself, so they carry no human information."""
+        """(image vectors, caption vectors, image ids): one pair per caption of `sources` (by default every
+        human one: catalogue sentence, each commentary chunk, curator text) of each image of these
+        artworks. Machine captions are left out: they are made from the image vector itself, so they
+        carry no human information."""
         rows: list[tuple[int, np.ndarray]] = []
         for n, im in enumerate(self.images):
             if im.artwork_id in artworks:
-                rows += [(n, vec) for source, vec in self.captions.get(im.artwork_id, []) if source in HUMAN_SOURCES]
+                rows += [(n, vec) for source, vec in self.captions.get(im.artwork_id, []) if source in self.sources]
         if not rows:
             return np.zeros((0, self.vectors.shape[1]), np.float32), np.zeros((0, 384), np.float32), np.zeros(0)
         img = self.vectors[[r[0] for r in rows]]
@@ -97,6 +99,8 @@ class Command(BaseCommand):
         parser.add_argument("--seeds", type=int, default=3, help="with --curve: random splits averaged")
         parser.add_argument("--joint-weight", type=float, default=1.0,
                             help="with --curve: the joint list's weight in the fusion (RRF)")
+        parser.add_argument("--sources", default=",".join(HUMAN_SOURCES),
+                            help="caption sources that make training pairs (comma-separated; default every human one)")
         parser.add_argument("--product", action="store_true",
                             help="with --curve: also run the product's fused text query (every list) without and "
                                  "with the joint list, per split, the held-out artworks made image imports without "
@@ -116,7 +120,7 @@ class Command(BaseCommand):
         from ml.joint import JointProjection, train_joint
 
         held_urls = holdout_urls(o["holdout"])
-        col = Collection.load()
+        col = Collection.load(_sources(o["sources"]))
         keep = {i.artwork_id for i in col.images if i.artwork.url not in held_urls}
         held_out = sum(i.artwork.url in held_urls for i in col.images)
         img, txt, groups = col.pairs(keep)
@@ -156,7 +160,7 @@ class Command(BaseCommand):
             raise CommandError(f"--curve: sizes are numbers of pairs or `all` ({exc})") from exc
         if not sizes or min(sizes) < 0 or not 0 < o["eval_fraction"] < 1 or o["seeds"] < 1:
             raise CommandError("--curve needs sizes >= 1 (or all), 0 < --eval-fraction < 1 and --seeds >= 1")
-        col = Collection.load()
+        col = Collection.load(_sources(o["sources"]))
         queries = self._queries(col, _read(o["holdout"]))
         if len(queries) < 4:
             raise CommandError(f"only {len(queries)} --holdout queries have a relevant indexed image")
@@ -184,6 +188,13 @@ class Command(BaseCommand):
             if q["query"].strip() and cols:
                 out.append({**q, "cols": np.asarray(cols), "artworks": {col.images[c].artwork_id for c in cols}})
         return out
+
+
+def _sources(text: str) -> tuple[str, ...]:
+    sources = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not sources or set(sources) - set(HUMAN_SOURCES):
+        raise CommandError(f"--sources: comma-separated, from {', '.join(HUMAN_SOURCES)}")
+    return sources
 
 
 def _curve_runs(col: Collection, queries: list[dict[str, Any]], qvecs: np.ndarray, *, sizes: list[int],
