@@ -47,8 +47,8 @@ def _predicate_relevance(queries: list[dict]) -> dict[int, set[int]]:
     return {i: {ids[j] for p in queries[i]["relevant_where"] for j in predicate_rows(p, columns)} for i in todo}
 
 
-MODES = ("fused", "dense", "bm25", "names", "fulltext", "lexical", "fused-plain", "lexical-plain", "joint",
-         "fused+joint", "fused+joint-all")
+MODES = ("fused", "dense", "bm25", "names", "fulltext", "subjects", "lexical", "fused-nosubjects", "fused-plain",
+         "lexical-plain", "joint", "fused+joint", "fused+joint-all")
 
 
 def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", bars: Bars = no_bars) -> str:
@@ -57,7 +57,9 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", 
     without the sentence encoder, as when no worker answers), `joint` (the joint image/text space
     alone, over every projected image), `fused+joint` (the joint list fused for images without
     human-written text only, its purpose) and `fused+joint-all` (fused over every image);
-    `fused-plain` and `lexical-plain` leave out the subject vocabulary (ml.vocabulary)."""
+    `subjects` is the Iconclass subject list alone, `fused-nosubjects` the product without it;
+    `fused-plain` and `lexical-plain` leave out the subject vocabulary (ml.vocabulary) and the
+    Iconclass subjects."""
     from recommender.captioning import get_encoder, query_embedding
     from recommender.joint_search import joint_ranks_or_none
 
@@ -95,11 +97,14 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", 
                 ranked = text_search.lexical_ranks(q, {}, depth=10)[mode]
             elif mode == "fulltext":
                 ranked = text_search.fulltext_ranks(q, {}, depth=10)
+            elif mode == "subjects":
+                ranked = text_search.subject_ranks(embed(q), {}, depth=10)
             elif mode == "joint":
                 ranked = joint(embed(q))[:10]  # type: ignore[misc]
             else:
                 res = text_search.text_query(q=q, embed=None if mode.startswith("lexical") else embed, k=10,
-                                             joint=joint, vocabulary=not mode.endswith("-plain"))
+                                             joint=joint, vocabulary=not mode.endswith("-plain"),
+                                             subjects=not mode.endswith(("-plain", "-nosubjects")))
                 ranked = [h.artwork.pk for h in res.hits]
                 for stage, secs in res.timings.items():
                     stages.setdefault(stage, []).append(secs)

@@ -8,25 +8,34 @@ Web-side module: no torch; the query vector comes from a callable."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from pgvector import Vector
 
+from ml.iconclass import Entry, ancestors
 from ml.names import query_name_tokens
 from ml.vocabulary import Expansion, expand
-from recommender.models import Artwork
+from recommender.models import Artwork, Caption
 from recommender.pgsettings import planner_settings
+from recommender.progress import Bars, no_bars
 
 Embedder = Callable[[str], Sequence[float]]
 MAX_QUERY_CHARS = 10_000
 # RRF constant: 10 rather than the textbook 60, so that a first place in one list (a rare word, the
 # artist's name) outweighs middling ranks in all of them (measured on the SemArt queries, README).
 RRF_K = 10
+# The joint list's weight: below 1, so that its first image ranks under a first place from the text
+# lists (README, Joint image/text space: at 1 it cost artworks with text 0.06 Pr@1).
+JOINT_WEIGHT = 0.7
+# Each list's weight in the fusion (1 when not named).
+LIST_WEIGHTS: dict[str, float] = {"joint": JOINT_WEIGHT}
 LIST_DEPTH = 100
 FILTERS = ("form", "type", "school", "timeframe")
 # Up to this many words the query is also matched as typed (`websearch_to_tsquery`: AND, "phrases",
@@ -44,6 +53,10 @@ BM25_MAX_LEXEMES = 80
 # Query words that look like names match artists' surname words at this trigram similarity.
 NAME_MIN_SIMILARITY = 0.6
 MAX_NAME_TOKENS = 12
+
+
+NO_VECTOR_WARNING = "No query worker answered: these results use words only, not meaning."
+log = logging.getLogger(__name__)
 
 
 class QueryError(ValueError):
@@ -68,6 +81,7 @@ class TextQueryResult:
     query: str
     hits: list[TextHit]
     timings: dict[str, float]
+    warning: str = ""  # set when the word lists answered alone (no sentence vector)
 
     def as_json(self) -> dict[str, Any]:
         return {"query": self.query, "results": [h.as_json() for h in self.hits],
@@ -89,6 +103,12 @@ def _filter_sql(filters: dict[str, str], alias: str = "a") -> tuple[str, dict[st
     return where, {f"filter_{key}": filters[key] for key in keys}
 
 
+# Caption rows the dense list reads from HNSW per artwork it lists (ef_search follows): most artworks
+# have one caption, commentary adds chunks, and a filter drops rows after the index scan.
+DENSE_CANDIDATES = 3
+DENSE_FILTERED_CANDIDATES = 8
+
+
 def dense_ranks(vec: Sequence[float], filters: dict[str, str], depth: int = LIST_DEPTH) -> list[int]:
     """Artworks by their best caption's cosine similarity (HNSW over caption embeddings)."""
     where, params = _filter_sql(filters)
@@ -100,10 +120,32 @@ def dense_ranks(vec: Sequence[float], filters: dict[str, str], depth: int = LIST
         WHERE a.duplicate_of_id IS NULL {where}
         GROUP BY c.artwork_id ORDER BY d LIMIT %(depth)s"""
     # Filters shrink the HNSW candidate set: look deeper so a filtered list is not empty.
-    inner = depth * (8 if where else 3)
+    inner = depth * (DENSE_FILTERED_CANDIDATES if where else DENSE_CANDIDATES)
     with planner_settings(hnsw__ef_search=str(max(40, min(1000, inner)))), connection.cursor() as cur:
         cur.execute(sql, {"vec": Vector(vec).to_text(), "inner": inner, "depth": depth, **params})
         return [r[0] for r in cur.fetchall()]
+
+
+def joint_ranks(vec: Sequence[float], filters: dict[str, str], depth: int = LIST_DEPTH) -> list[int]:
+    """Images without human text — image imports and uploads with no curator or commentary caption
+    (every artwork also has a catalogue sentence, made from whatever title it has) — by the cosine of
+    their joint vector (`train_joint`: the image mapped into the sentence space) to the query's own
+    sentence vector. An exact scan over those few rows: HNSW with this filter applied after the index
+    scan would keep only the ones among its ef_search candidates. Empty until a projection is trained."""
+    where, params = _filter_sql(filters)
+    sql = f"""
+        WITH cand AS MATERIALIZED (
+            SELECT i.artwork_id, i.joint_embedding FROM recommender_artworkimage i
+            JOIN recommender_artwork a ON a.id = i.artwork_id
+            WHERE i.joint_embedding IS NOT NULL AND a.duplicate_of_id IS NULL AND a.source <> %(catalogue)s {where}
+                  AND NOT EXISTS (SELECT 1 FROM recommender_caption c
+                                  WHERE c.artwork_id = a.id AND c.source = ANY(%(written)s)))
+        SELECT artwork_id FROM cand ORDER BY joint_embedding <=> %(vec)s::vector LIMIT %(depth)s"""
+    args = {"vec": Vector(vec).to_text(), "depth": depth, "catalogue": Artwork.Source.CATALOGUE,
+            "written": [Caption.Source.CURATOR, Caption.Source.COMMENTARY], **params}
+    with connection.cursor() as cur:
+        cur.execute(sql, args)
+        return list(dict.fromkeys(r[0] for r in cur.fetchall()))
 
 
 def _tsquery(q: str) -> tuple[str, dict[str, Any]]:
@@ -197,6 +239,77 @@ def trigram_ranks(q: str, filters: dict[str, str], depth: int = LIST_DEPTH) -> l
         return [r[0] for r in cur.fetchall()]
 
 
+# Iconclass story subjects (ml.iconclass), in their own table with their sentence embeddings (built
+# by `manage.py build_subjects`; read only by the raw statements below, so no Django model). The query
+# vector's nearest subject texts are read as a query of their own by BM25: "a hunter who saw the
+# goddess bathing and was turned into a stag" is near "Actaeon sees Diana naked and is turned into a
+# stag", whose rare words find the works titled "Diana and Actaeon".
+SUBJECT_TABLE = "recommender_subject"
+SUBJECT_MATCHES = 3  # nearest subject texts read
+SUBJECT_MAX_DISTANCE = 0.4  # cosine distance above which a subject text is not near enough to read
+SUBJECT_ANCESTORS = 3  # levels above a matched entry whose texts are read with it
+
+
+def subject_texts(vec: Sequence[float], n: int | None = None, max_distance: float | None = None
+                  ) -> list[tuple[str, float]]:
+    """The Iconclass subject texts nearest the query vector (SUBJECT_MATCHES, SUBJECT_MAX_DISTANCE
+    unless given), with their cosine distances (HNSW; an empty table gives none)."""
+    return [(text, d) for _, text, d in _subjects_near(vec, n, max_distance)]
+
+
+def _subjects_near(vec: Sequence[float], n: int | None, max_distance: float | None) -> list[tuple[str, str, float]]:
+    n = SUBJECT_MATCHES if n is None else n
+    max_distance = SUBJECT_MAX_DISTANCE if max_distance is None else max_distance
+    sql = f"""SELECT notation, text, embedding <=> %(vec)s::vector AS d FROM {SUBJECT_TABLE}
+              ORDER BY embedding <=> %(vec)s::vector LIMIT %(n)s"""
+    with connection.cursor() as cur:
+        cur.execute(sql, {"vec": Vector(vec).to_text(), "n": n})
+        return [(notation, text, d) for notation, text, d in cur.fetchall() if d <= max_distance]
+
+
+def subject_ranks(vec: Sequence[float], filters: dict[str, str], depth: int = LIST_DEPTH) -> list[int]:
+    """Works ranked by BM25 over the words of the subject texts nearest the query vector and of the
+    entries above them: a scene ("when Abraham has his hand raised to kill Isaac, an angel restrains
+    Abraham's hand") is told in its own words, its story's name ("the sacrifice of Isaac", the
+    words WGA titles use) a level or three up."""
+    near = _subjects_near(vec, None, None)
+    if not near:
+        return []
+    above = sorted({a for notation, _, _ in near for a in ancestors(notation, SUBJECT_ANCESTORS)})
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT text FROM {SUBJECT_TABLE} WHERE notation = ANY(%s)", [above])
+        words = [text for _, text, _ in near] + [text for (text,) in cur.fetchall()]
+    return lexical_ranks(" ".join(words), filters, depth, names=False)["bm25"]
+
+
+def subjects_build(entries: Sequence[Entry], encode: Callable[[list[str]], Any], version: str, *,
+                   batch: int = 256, bars: Bars = no_bars) -> tuple[int, int]:
+    """Store the subject entries with their embeddings (`encode`: texts -> unit rows of TEXT_DIM),
+    embedding only the entries that are new or whose text or encoder version changed, and delete
+    the entries no longer given. Returns (embedded, deleted)."""
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT notation, text, model_version FROM {SUBJECT_TABLE}")
+        stored = {n: (t, v) for n, t, v in cur.fetchall()}
+    todo = [e for e in entries if stored.get(e.notation) != (e.text, version)]
+    with bars("subjects", total=len(todo), unit="subject") as advance:
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            vecs = encode([e.text for e in part])
+            rows = [(e.notation, e.text, Vector(list(map(float, v))).to_text(), version)
+                    for e, v in zip(part, vecs, strict=True)]
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.executemany(
+                    f"""INSERT INTO {SUBJECT_TABLE} (notation, text, embedding, model_version)
+                        VALUES (%s, %s, %s::vector, %s) ON CONFLICT (notation) DO UPDATE
+                        SET text = EXCLUDED.text, embedding = EXCLUDED.embedding,
+                            model_version = EXCLUDED.model_version""", rows)
+            advance(len(part))
+    gone = sorted(set(stored) - {e.notation for e in entries})
+    with connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {SUBJECT_TABLE} WHERE notation = ANY(%s)", [gone])
+    return len(todo), len(gone)
+
+
 def _title_regex(title: str) -> str:
     """A POSIX regex for a vocabulary title at the start of a title word, on UPPER(title)."""
     return r"\m" + re.sub(r"([^\w\s'-])", r"\\\1", title.upper())
@@ -279,41 +392,76 @@ def demote_details(order: list[int], arts: dict[int, Artwork]) -> list[int]:
     return head + tail
 
 
+# The query's sentence vector (a worker round trip, or MiniLM in-process) and the word lists need
+# nothing from each other, so the vector is computed on one of these threads while the word lists run
+# on the caller's. The thread never touches the database: every statement stays on the caller's
+# connection (Django connections are per thread; a test's transaction is only visible there). The
+# encoder releases the GIL in its torch ops, psycopg and the Redis client while they wait.
+_EMBED_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="text-embed")
+
+
+def _timed_embed(embed: Embedder, q: str) -> tuple[Sequence[float], float]:
+    t = time.perf_counter()
+    vec = embed(q)
+    return vec, time.perf_counter() - t
+
+
 def text_query(*, q: str, embed: Embedder | None, k: int = 10, filters: dict[str, str] | None = None,
                highlight: bool = False, joint: Callable[[Sequence[float]], list[int]] | None = None,
-               vocabulary: bool = True) -> TextQueryResult:
+               vocabulary: bool = True, subjects: bool = True, concurrent: bool = True,
+               embed_errors: tuple[type[Exception], ...] = ()) -> TextQueryResult:
     """Run one text query. `embed=None` runs the lexical lists only (no worker needed).
-    `vocabulary=False` leaves out the subject vocabulary (its list and its words), for evaluation."""
+    `vocabulary=False` leaves out the subject vocabulary (its list and its words), `subjects=False`
+    the Iconclass subject list, for evaluation.
+    `concurrent=False` embeds before the word lists instead of beside them (same ranking).
+    An `embed_errors` exception from `embed` leaves the word lists to answer alone, with
+    `TextQueryResult.warning` saying so."""
     q = clean_query(q)
+    filters = {f: v for f, v in (filters or {}).items() if f in FILTERS and v}
+    k = max(1, min(100, k))
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    pending: Future[tuple[Sequence[float], float]] | None = None
+    if embed is not None:
+        pending = _EMBED_THREADS.submit(_timed_embed, embed, q)
+        if not concurrent:
+            wait([pending])
+    t = time.perf_counter()
     exp = expand(q) if vocabulary else Expansion()
     # The word lists also read the vocabulary's English titles and artists' catalogue names, so
     # "La Cène de Léonard" scores the works titled "Last Supper" by LEONARDO; the as-typed lists
     # (full text, trigram) keep the query alone, whose AND of words the additions would only narrow.
     q_words = f"{q} {exp.words()}" if exp else q
-    filters = {f: v for f, v in (filters or {}).items() if f in FILTERS and v}
-    k = max(1, min(100, k))
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    lists: dict[str, list[int]] = {}
-    if embed is not None:
-        vec = embed(q)
-        timings["embed"] = time.perf_counter() - t0
-        t = time.perf_counter()
-        lists["dense"] = dense_ranks(vec, filters)
-        timings["dense"] = time.perf_counter() - t
-        if joint is not None:
-            lists["joint"] = joint(vec)
-    t = time.perf_counter()
-    lists.update(lexical_ranks(q_words, filters))
+    words = lexical_ranks(q_words, filters)
     if exp.titles:
-        lists["vocabulary"] = vocabulary_ranks(exp, filters)
+        words["vocabulary"] = vocabulary_ranks(exp, filters)
     if len(q.split()) <= LONG_QUERY_WORDS:
-        lists["fulltext"] = fulltext_ranks(q, filters)
+        words["fulltext"] = fulltext_ranks(q, filters)
     if len(q.split()) <= TRIGRAM_MAX_WORDS:
-        lists["trigram"] = trigram_ranks(q, filters)
+        words["trigram"] = trigram_ranks(q, filters)
     timings["lexical"] = time.perf_counter() - t
+    lists: dict[str, list[int]] = {}
+    warning = ""
+    if pending is not None:
+        t = time.perf_counter()
+        try:
+            vec, timings["embed"] = pending.result()
+        except embed_errors as exc:
+            vec, warning = None, NO_VECTOR_WARNING
+            log.warning("text query answered by the word lists alone: %s", exc)
+        timings["wait"] = time.perf_counter() - t
+        if vec is not None:
+            t = time.perf_counter()
+            lists["dense"] = dense_ranks(vec, filters)
+            timings["dense"] = time.perf_counter() - t
+            if subjects:
+                t = time.perf_counter()
+                lists["subjects"] = subject_ranks(vec, filters)
+                timings["subjects"] = time.perf_counter() - t
+            lists["joint"] = joint(vec) if joint is not None else joint_ranks(vec, filters)
+    lists.update(words)
     t = time.perf_counter()
-    fused = fuse(lists)
+    fused = fuse(lists, LIST_WEIGHTS)
     scores = {a: (s, r) for a, s, r in fused}
     # Details are demoted within a window of the best 3k hits: one read serves that and the answer.
     window = [a for a, _, _ in fused[: max(3 * k, 30)]]
@@ -324,7 +472,7 @@ def text_query(*, q: str, embed: Embedder | None, k: int = 10, filters: dict[str
     hits = [TextHit(artwork=arts[a], score=scores[a][0], ranks=scores[a][1], highlight=marks.get(a, ""))
             for a in order if a in arts]
     timings["total"] = time.perf_counter() - t0
-    return TextQueryResult(query=q, hits=hits, timings=timings)
+    return TextQueryResult(query=q, hits=hits, timings=timings, warning=warning)
 
 
 def text_query_web(*, q: str, k: int = 10, filters: dict[str, str] | None = None, highlight: bool = False
@@ -333,8 +481,6 @@ def text_query_web(*, q: str, k: int = 10, filters: dict[str, str] | None = None
     still answer, with a warning (returned second) instead of an error page."""
     from recommender import jobs
 
-    try:
-        return text_query(q=q, embed=jobs.embed_text, k=k, filters=filters, highlight=highlight), ""
-    except jobs.WorkerUnavailable:
-        result = text_query(q=q, embed=None, k=k, filters=filters, highlight=highlight)
-        return result, "No query worker answered: these results use words only, not meaning."
+    result = text_query(q=q, embed=jobs.embed_text, k=k, filters=filters, highlight=highlight,
+                        embed_errors=(jobs.WorkerUnavailable,))
+    return result, result.warning

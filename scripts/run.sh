@@ -35,6 +35,7 @@ $PY manage.py build_captions --no-embed --commentary demo/wga_sample/commentary.
 $PY manage.py index --stale --wait
 $PY manage.py find_duplicates --new
 $PY manage.py build_captions --embed-only   # the rest of the catalogue, on the worker, in the background
+$PY manage.py build_subjects   # Iconclass story subjects for text search (only new or changed ones)
 MODELS=${ARTSEARCH_MODEL_DIR:-$HOME_DIR/models}
 [ -f "$MODELS/captioner.pt" ] || $PY manage.py train_captioner
 [ -f "$MODELS/joint.pt" ] || $PY manage.py train_joint
