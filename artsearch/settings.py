@@ -313,7 +313,9 @@ ARTSEARCH_ROTATION_FALLBACK = envbool("ARTSEARCH_ROTATION_FALLBACK", "1")
 # keypoints (0: off); see search.image_query.
 ARTSEARCH_DENSE_ORB_FEATURES = envint("ARTSEARCH_DENSE_ORB_FEATURES", "3000")
 # The fallback passes (deep, rotations, dense) run only when the shortlist's best global or
-# regional cosine reaches this; calibrated by `evaluate duplicates` (README, Figures). 0 = always.
+# regional cosine reaches this. 0 = always: on `evaluate duplicates` sideways copies that only a
+# fallback found had less evidence (from 0.52) than most images not in the collection (from 0.55,
+# median 0.72), so no bound skips absent images without losing copies (README, Figures).
 ARTSEARCH_FALLBACK_MIN_EVIDENCE = envfloat("ARTSEARCH_FALLBACK_MIN_EVIDENCE", "0")
 # The collection scan (find_duplicates) fetches the first-pass shortlists of this many images in
 # one pair of SQL statements (search.shortlists_batch).
