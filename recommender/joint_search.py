@@ -4,6 +4,7 @@ finds images that have no caption."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,11 +13,13 @@ from django.db import connection
 
 from ml.modelfiles import JOINT
 from recommender.modelfiles import InstalledModel
-from recommender.models import Artwork, Caption
+from recommender.models import JOINT_DIM, Artwork, ArtworkImage, Caption
 from recommender.pgsettings import planner_settings
 
 if TYPE_CHECKING:
     from ml.joint import JointProjection
+
+logger = logging.getLogger(__name__)
 
 
 def _projection_for(path: Path | None) -> JointProjection | None:
@@ -34,6 +37,41 @@ HUMAN_SOURCES = tuple(s for s in Caption.Source.values if s != Caption.Source.MA
 # Text written about the work itself. Every artwork also has a `catalogue` caption, but for an image
 # import or an upload it is only the sentence made from its title (a file name, perhaps) and fields.
 WRITTEN_SOURCES = (Caption.Source.CURATOR, Caption.Source.COMMENTARY)
+
+
+FILL_BATCH = 500
+
+
+def joint_vectors_fill(image_ids: Sequence[int] | None = None) -> int:
+    """Store the installed projection's joint vector of these indexed images (every one with None), so
+    that a sentence's own vector ranks them (text_search's joint list); returns how many. A projection
+    that does not map into the sentence space (`joint_embedding`'s JOINT_DIM, text side the identity)
+    is not used: the images keep no joint vector until `train_joint` makes one that does. Cost:
+    O(images), FILL_BATCH rows per read, a small matrix product and a bulk update; keyset-paged."""
+    import numpy as np
+
+    model = projection.get()
+    qs = ArtworkImage.objects.order_by("id")
+    if image_ids is not None:
+        qs = qs.filter(pk__in=list(image_ids))
+    if model is None or not model.config.text_frozen or model.dim != JOINT_DIM:
+        if model is not None:
+            logger.warning("joint projection (%d-d, text side %s) is not in the sentence space: not used",
+                           model.dim, "frozen" if model.config.text_frozen else "learned")
+        qs.exclude(joint_version="").update(joint_embedding=None, joint_version="")
+        return 0
+    todo = qs.filter(status=ArtworkImage.Status.INDEXED, embedding__isnull=False)
+    filled, last = 0, 0
+    while True:
+        batch = list(todo.filter(pk__gt=last).only("id", "embedding")[:FILL_BATCH])
+        if not batch:
+            return filled
+        projected = model.project_image(np.asarray([im.embedding for im in batch], dtype=np.float32))
+        for im, vec in zip(batch, projected, strict=True):
+            im.joint_embedding, im.joint_version = vec.tolist(), model.version
+        ArtworkImage.objects.bulk_update(batch, ["joint_embedding", "joint_version"])
+        filled += len(batch)
+        last = batch[-1].pk
 
 
 def joint_ranks_or_none(depth: int = 100, *, uncaptioned_only: bool = False

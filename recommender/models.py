@@ -17,7 +17,7 @@ from ml.names import display_author
 
 FEATURE_DIM = 512
 TEXT_DIM = 384  # all-MiniLM-L6-v2
-JOINT_DIM = 256  # ml.joint projection
+JOINT_DIM = TEXT_DIM  # ml.joint: images mapped into the sentence space (its text side is the identity)
 # The width of the learned similarity's stored vectors (ml.similarity.SimilarityConfig.out_dim of
 # the product's configuration).
 SIMILAR_DIM = 640  # 128 learned + the 512-d CNN vector it is blended with

@@ -21,6 +21,7 @@ from django.utils import timezone
 from ml.images import ImageError, decode_image
 from ml.keypoints import orb_keypoints
 from ml.modelfiles import CAM_HEAD
+from recommender.joint_search import joint_vectors_fill
 from recommender.modelfiles import InstalledModel
 from recommender.models import ArtworkImage, ImageRegion, Upload
 from recommender.similarity import similar_vectors_fill
@@ -111,8 +112,10 @@ def image_index_batch(image_ids: Sequence[int], *, force: bool = False,
                     error="",
                     indexed_at=now,
                 )
-            # The learned similarity's vectors follow (cleared when no installed projection fits them).
+            # The learned similarity's vectors follow (cleared when no installed projection fits them),
+            # and the joint image/text vectors, so a sentence finds a new image without text at once.
             similar_vectors_fill([row.pk for row, _ in todo])
+            joint_vectors_fill([row.pk for row, _ in todo])
         outcome.indexed = len(todo)
         # Captions follow the image: machine captions for images without human text, and the
         # catalogue sentence / full-text vector for every artwork touched.

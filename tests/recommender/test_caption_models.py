@@ -155,3 +155,39 @@ def test_train_joint_curve_prints_the_learning_curve_and_stores_nothing(indexed_
                       (["--curve", "10", "--holdout", str(queries), "--sources", "machine"], "--sources")):
         with pytest.raises(CommandError, match=why):
             call_command("train_joint", *args, stdout=StringIO())
+
+
+def test_a_sentence_finds_an_image_without_text_through_the_joint_list(indexed_with_vectors: list[ArtworkImage],
+                                                                       tmp_path: Path) -> None:
+    """The product's text query fuses the joint list: an image import with no text but its file-name title is
+    ranked by its stored joint vector against the query's own sentence vector. Images indexed later get their
+    joint vector from the installed projection; one that is not in the sentence space is not used."""
+    from recommender.captioning import query_embedding
+    from recommender.joint_search import joint_vectors_fill
+    from recommender.text_search import text_query
+
+    im = indexed_with_vectors[5]
+    art = im.artwork
+    query = f"{art.title} by {art.artist.name if art.artist else ''}"
+    Artwork.objects.filter(pk=art.pk).update(source=Artwork.Source.IMPORT, title="Img 0001", artist=None)
+    Caption.objects.filter(artwork_id=art.pk).delete()
+    with override_settings(MODEL_DIR=tmp_path):
+        assert joint_vectors_fill() == 0  # no projection installed
+        res = text_query(q=query, embed=query_embedding, k=100, concurrent=False)
+        assert all("joint" not in h.ranks for h in res.hits)
+
+        call_command("train_joint", "--epochs", "20", stdout=StringIO(), stderr=StringIO())
+        ArtworkImage.objects.filter(pk=im.pk).update(joint_embedding=None, joint_version="")
+        assert joint_vectors_fill([im.pk]) == 1  # what indexing does for each new image
+        res = text_query(q=query, embed=query_embedding, k=100, concurrent=False)
+        joint_hits = [h for h in res.hits if "joint" in h.ranks]
+        # The only image without text is the joint list's whole list, at weight below 1.
+        assert [h.artwork.pk for h in joint_hits] == [art.pk] and joint_hits[0].ranks["joint"] == 1
+        # A filter applies to it like to every list.
+        other = "sculpture" if art.form != "sculpture" else "painting"
+        res = text_query(q=query, embed=query_embedding, k=100, filters={"form": other}, concurrent=False)
+        assert art.pk not in [h.artwork.pk for h in res.hits]
+
+        # Two linear maps (not the sentence space): no joint vectors are stored or searched.
+        call_command("train_joint", "--epochs", "2", "--method", "infonce", stdout=StringIO(), stderr=StringIO())
+        assert not ArtworkImage.objects.filter(joint_embedding__isnull=False).exists()

@@ -88,7 +88,9 @@ class Command(BaseCommand):
 
         parser.add_argument("--epochs", type=int, default=100)
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--method", choices=METHODS, default="infonce")
+        # The product's method maps images into the sentence space, so a query's own MiniLM vector ranks
+        # them (the web process never loads torch to project it); `infonce` is kept for --curve.
+        parser.add_argument("--method", choices=METHODS, default="infonce-frozen")
         parser.add_argument("--holdout", type=Path, action="append", default=[],
                             help="query file (JSON lines with `relevant` URLs): its relevant artworks are left out "
                                  "of training, so the evaluation does not test on training pairs; repeatable")
@@ -97,14 +99,15 @@ class Command(BaseCommand):
                                  "outside the evaluation): train on each and rank the --holdout queries' images")
         parser.add_argument("--methods", default=",".join(METHODS), help="with --curve: the methods compared")
         parser.add_argument("--seeds", type=int, default=3, help="with --curve: random splits averaged")
-        parser.add_argument("--joint-weight", type=float, default=1.0,
-                            help="with --curve: the joint list's weight in the fusion (RRF)")
+        parser.add_argument("--joint-weight", type=float, default=None,
+                            help="with --curve: the joint list's weight in the fusion (RRF; default 1 in the "
+                                 "two-list fusion, text_search.JOINT_WEIGHT in --product)")
         parser.add_argument("--sources", default=",".join(HUMAN_SOURCES),
                             help="caption sources that make training pairs (comma-separated; default every human one)")
         parser.add_argument("--product", action="store_true",
                             help="with --curve: also run the product's fused text query (every list) without and "
                                  "with the joint list, per split, the held-out artworks made image imports without "
-                                 "captions (in a transaction rolled back afterwards; method infonce, all pairs)")
+                                 "captions (in a transaction rolled back afterwards; --method, all pairs)")
         parser.add_argument("--eval-fraction", type=float, default=0.5,
                             help="with --curve: the share of the --holdout queries evaluated in each split (their "
                                  "artworks are left out); the other queries' artworks train")
@@ -117,7 +120,8 @@ class Command(BaseCommand):
 
     # ------------------------------------------------------------------ the product: train and project
     def _train(self, o: dict[str, Any]) -> None:
-        from ml.joint import JointProjection, train_joint
+        from ml.joint import train_joint
+        from recommender.joint_search import joint_vectors_fill
 
         held_urls = holdout_urls(o["holdout"])
         col = Collection.load(_sources(o["sources"]))
@@ -135,15 +139,11 @@ class Command(BaseCommand):
         report["held_out_images"] = held_out
         path = model_path(JOINT)
         model.save(path)
-        model = JointProjection.load(path)
-        projected = model.project_image(col.vectors)
-        for im, vec in zip(col.images, projected, strict=True):
-            im.joint_embedding, im.joint_version = vec.tolist(), str(model.version)[:64]
-        ArtworkImage.objects.bulk_update(col.images, ["joint_embedding", "joint_version"], batch_size=500)
+        projected = joint_vectors_fill()
         self.stdout.write(json.dumps(report, indent=1, default=str))
         self.stdout.write(f"trained on {len(img)} image/caption pairs ({report['n_train']} train, "
                           f"{report['n_val']} val); {held_out} images held out by {len(held_urls)} query URLs")
-        self.stdout.write(f"joint projection saved to {path}; {len(col.images)} images projected")
+        self.stdout.write(f"joint projection saved to {path}; {projected} images projected")
 
     # ------------------------------------------------------------------ the learning curve
     def _curve(self, o: dict[str, Any]) -> None:
@@ -169,12 +169,14 @@ class Command(BaseCommand):
         qvecs = get_encoder().encode([" ".join(q["query"].split()[:QUERY_MAX_WORDS]) for q in queries])
         results = _curve_runs(col, queries, np.asarray(qvecs, dtype=np.float32), sizes=sizes, methods=methods,
                               seeds=o["seeds"], seed=o["seed"], eval_fraction=o["eval_fraction"],
-                              epochs=o["epochs"], joint_weight=o["joint_weight"], bars=tqdm_bars(self.stderr))
+                              epochs=o["epochs"], joint_weight=1.0 if o["joint_weight"] is None else o["joint_weight"],
+                              bars=tqdm_bars(self.stderr))
         self.stdout.write(_curve_report(results, n_images=len(col.images), n_queries=len(queries),
                                         seeds=o["seeds"], eval_fraction=o["eval_fraction"]))
         if o["product"]:
             self.stdout.write(_product_report(col, queries, seeds=o["seeds"], seed=o["seed"],
-                                              eval_fraction=o["eval_fraction"], epochs=o["epochs"]))
+                                              eval_fraction=o["eval_fraction"], epochs=o["epochs"],
+                                              method=o["method"], weight=o["joint_weight"]))
 
     @staticmethod
     def _queries(col: Collection, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -341,22 +343,21 @@ def _splits(n_queries: int, queries: list[dict[str, Any]], *, seeds: int, seed: 
 
 
 def _product_report(col: Collection, queries: list[dict[str, Any]], *, seeds: int, seed: int, eval_fraction: float,
-                    epochs: int) -> str:
-    """The product's fused text query (recommender.text_search.text_query, every list) without the joint list,
-    with the held-out images in a random order as the joint list (the control), and with the joint list. In
-    each split, inside a transaction that is rolled back: no commentary is indexed (the queries are
-    commentary), and the held-out artworks become image imports with no caption at all (they keep title and
-    artist, which the word lists read); the projection is trained on the other artworks' pairs."""
-    import tempfile
+                    epochs: int, method: str, weight: float | None) -> str:
+    """The product's fused text query (recommender.text_search.text_query, every list) with no joint list,
+    with the held-out images in a random order as the joint list (the control), and with the product's own
+    joint list (the stored joint vectors of images without human text). In each split, inside a
+    transaction that is rolled back: no commentary is indexed (the queries are commentary), the held-out
+    artworks become image imports with no caption at all (they keep title and artist, which the word lists
+    read), and every image gets its joint vector from a projection trained on the other artworks' pairs."""
+    from unittest import mock
 
     from django.db import transaction
-    from django.test import override_settings
 
     from ml.joint import train_joint
     from recommender import text_search
     from recommender.captioning import get_encoder, query_embedding, search_vectors_refresh
-    from recommender.joint_search import joint_ranks_or_none
-    from recommender.models import Artwork
+    from recommender.models import JOINT_DIM, Artwork
 
     enc = get_encoder()
     cache: dict[str, list[float]] = {}
@@ -366,15 +367,22 @@ def _product_report(col: Collection, queries: list[dict[str, Any]], *, seeds: in
             cache[q] = query_embedding(q, encoder=enc)
         return cache[q]
 
+    weight = text_search.JOINT_WEIGHT if weight is None else weight
     firsts: dict[tuple[str, str], list[int]] = defaultdict(list)
     splits = _splits(len(queries), queries, seeds=seeds, seed=seed, eval_fraction=eval_fraction)
     for s, (rng, ev, held) in enumerate(splits):
         img, txt, groups = col.pairs({im.artwork_id for im in col.images if im.artwork_id not in held})
-        model, _ = train_joint(img, txt, groups=groups, epochs=epochs, seed=seed + s, val_fraction=0.0)
+        model, _ = train_joint(img, txt, groups=groups, method=method, epochs=epochs, seed=seed + s,
+                               val_fraction=0.0)
+        if model.dim != JOINT_DIM:
+            raise CommandError(f"--product stores the joint vectors: --method {method} makes {model.dim}-d ones, "
+                               f"the column holds {JOINT_DIM}")
         shuffled = [sorted(held)[j] for j in rng.permutation(len(held))][:100]
         evs = set(ev.tolist())
+        lists: tuple[tuple[str, Any], ...] = (("none", lambda v: []), ("random order", lambda v, order=shuffled: order),
+                                              ("joint list", None))
         try:
-            with transaction.atomic(), tempfile.TemporaryDirectory() as tmp:
+            with transaction.atomic(), mock.patch.dict(text_search.LIST_WEIGHTS, {"joint": weight}):
                 Caption.objects.filter(source=Caption.Source.COMMENTARY).delete()
                 Caption.objects.filter(artwork_id__in=held).delete()
                 Artwork.objects.filter(pk__in=held).update(source=Artwork.Source.IMPORT)
@@ -382,20 +390,17 @@ def _product_report(col: Collection, queries: list[dict[str, Any]], *, seeds: in
                 for im, vec in zip(col.images, model.project_image(col.vectors), strict=True):
                     im.joint_embedding = vec.tolist()
                 ArtworkImage.objects.bulk_update(col.images, ["joint_embedding"], batch_size=500)
-                with override_settings(MODEL_DIR=Path(tmp)):
-                    model.save(Path(tmp) / JOINT.name)
-                    joint = joint_ranks_or_none(uncaptioned_only=True)
-                    for name, lst in (("captions alone", None), ("random order", lambda v, order=shuffled: order),
-                                      ("joint list", joint)):
-                        for i, q in enumerate(queries):
-                            res = text_search.text_query(q=q["query"], embed=embed, k=10, joint=lst, concurrent=False)
-                            group = "uncaptioned" if i in evs else "captioned"
-                            firsts[(name, group)].append(_first([h.artwork.pk for h in res.hits], q["artworks"]))
+                for name, joint in lists:
+                    for i, q in enumerate(queries):
+                        res = text_search.text_query(q=q["query"], embed=embed, k=10, joint=joint, concurrent=False)
+                        group = "uncaptioned" if i in evs else "captioned"
+                        firsts[(name, group)].append(_first([h.artwork.pk for h in res.hits], q["artworks"]))
                 raise _RolledBack
         except _RolledBack:
             pass
-    lines = ["", f"the product's fused text query (all lists), {seeds} splits, the held-out artworks as image imports "
-             "without captions:", f"{'joint list':<15} {'targets':<12} {'n':>4} "
+    lines = ["", f"the product's fused text query (all lists; joint weight {weight}, --method {method}), "
+             f"{seeds} splits, the held-out artworks as image imports without captions:",
+             f"{'joint list':<15} {'targets':<12} {'n':>4} "
              + " ".join(f"{'Pr@' + str(k):>6}" for k in KS)]
     for (name, group), ranks in sorted(firsts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         lines.append(f"{name:<15} {group:<12} {len(ranks):>4} " + " ".join(f"{_pr(ranks, k):>6.3f}" for k in KS))
