@@ -47,8 +47,8 @@ def _predicate_relevance(queries: list[dict]) -> dict[int, set[int]]:
     return {i: {ids[j] for p in queries[i]["relevant_where"] for j in predicate_rows(p, columns)} for i in todo}
 
 
-MODES = ("fused", "dense", "bm25", "names", "fulltext", "subjects", "lexical", "fused-nosubjects", "fused-plain",
-         "lexical-plain", "joint", "fused+joint", "fused+joint-all")
+MODES = ("fused", "fused-sequential", "dense", "bm25", "names", "fulltext", "subjects", "lexical", "fused-nosubjects",
+         "fused-plain", "lexical-plain", "joint", "fused+joint", "fused+joint-all")
 
 
 def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", bars: Bars = no_bars) -> str:
@@ -57,6 +57,8 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", 
     without the sentence encoder, as when no worker answers), `joint` (the joint image/text space
     alone, over every projected image), `fused+joint` (the joint list fused for images without
     human-written text only, its purpose) and `fused+joint-all` (fused over every image);
+    `fused-sequential` is the product with the sentence vector computed before the word lists
+    instead of beside them (same ranking; for the latency comparison);
     `subjects` is the Iconclass subject list alone, `fused-nosubjects` the product without it;
     `fused-plain` and `lexical-plain` leave out the subject vocabulary (ml.vocabulary) and the
     Iconclass subjects."""
@@ -104,7 +106,8 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", 
             else:
                 res = text_search.text_query(q=q, embed=None if mode.startswith("lexical") else embed, k=10,
                                              joint=joint, vocabulary=not mode.endswith("-plain"),
-                                             subjects=not mode.endswith(("-plain", "-nosubjects")))
+                                             subjects=not mode.endswith(("-plain", "-nosubjects")),
+                                             concurrent=mode != "fused-sequential")
                 ranked = [h.artwork.pk for h in res.hits]
                 for stage, secs in res.timings.items():
                     stages.setdefault(stage, []).append(secs)
