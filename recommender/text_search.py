@@ -137,11 +137,13 @@ def joint_ranks(vec: Sequence[float], filters: dict[str, str], depth: int = LIST
         WITH cand AS MATERIALIZED (
             SELECT i.artwork_id, i.joint_embedding FROM recommender_artworkimage i
             JOIN recommender_artwork a ON a.id = i.artwork_id
-            WHERE i.joint_embedding IS NOT NULL AND a.duplicate_of_id IS NULL AND a.source <> %(catalogue)s {where}
+            WHERE a.source <> 'catalogue' AND i.joint_embedding IS NOT NULL AND a.duplicate_of_id IS NULL {where}
                   AND NOT EXISTS (SELECT 1 FROM recommender_caption c
                                   WHERE c.artwork_id = a.id AND c.source = ANY(%(written)s)))
         SELECT artwork_id FROM cand ORDER BY joint_embedding <=> %(vec)s::vector LIMIT %(depth)s"""
-    args = {"vec": Vector(vec).to_text(), "depth": depth, "catalogue": Artwork.Source.CATALOGUE,
+    # `source <> 'catalogue'` is written out: it is the condition of the partial index
+    # artwork_not_catalogue, which the planner matches only against a literal.
+    args = {"vec": Vector(vec).to_text(), "depth": depth,
             "written": [Caption.Source.CURATOR, Caption.Source.COMMENTARY], **params}
     with connection.cursor() as cur:
         cur.execute(sql, args)
