@@ -170,3 +170,11 @@ def test_the_batched_scan_finds_the_pairs_of_per_image_queries(copies: dict[str,
     # A pair found from the side scanned first (the lower id) is recorded with that side's verdict.
     recorded = dict(DuplicatePair.objects.filter(image_a_id=first.pk).values_list("image_b_id", "verdict"))
     assert {pk: recorded[pk] for pk in from_first} == from_first
+
+
+def test_find_duplicates_refuses_a_batch_or_shortlist_below_one() -> None:
+    from django.core.management import CommandError, call_command
+
+    for option in ("--batch", "--shortlist"):
+        with pytest.raises(CommandError, match=f"{option} must be at least 1"):
+            call_command("find_duplicates", option, "0")
