@@ -13,13 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from ml.backbone import OXFORD_WEIGHTS_FILE
 from ml.modelfiles import SIMILARITY
+from ml.similarity import SimilarityConfig, train_similarity
 from recommender import selectors
 from recommender.catalogue import images_import_folder
 from recommender.models import SIMILAR_DIM, Artwork, ArtworkImage
+from recommender.pipeline import get_extractor, image_index_batch
 from recommender.similarity import similar_vectors_fill
 from tests.conftest import DEMO
 
@@ -126,3 +130,23 @@ def test_evaluate_similar_scores_each_similarity_on_held_out_artists(indexed: li
     for bad in (["--holdout-artists", "1.5"], ["--k", "0"], ["--epochs", "0"]):
         with pytest.raises(CommandError):
             call_command("evaluate", "similar", "--stored-vectors", *bad, stdout=StringIO())
+
+
+def test_indexing_stores_the_learned_vector_of_the_installed_projection(tmp_path: Path) -> None:
+    """The pipeline fills the column with the image's CNN vector projected, for the CNN version
+    the projection was trained on; without a projection a re-index clears it."""
+    images_import_folder(folder=DEMO, manifest=DEMO / "manifest.csv")
+    ids = list(ArtworkImage.objects.order_by("id").values_list("id", flat=True)[:2])
+    (tmp_path / OXFORD_WEIGHTS_FILE).symlink_to(Path(settings.MODEL_DIR).resolve() / OXFORD_WEIGHTS_FILE)
+    with override_settings(MODEL_DIR=tmp_path):
+        version = get_extractor().model_version
+        x = np.random.default_rng(0).normal(size=(8, 512)).astype(np.float32)
+        model = train_similarity(x, {"form": list("aabbaabb")}, SimilarityConfig(epochs=2), input_version=version)
+        model.save(tmp_path / SIMILARITY.name)
+        image_index_batch(ids, captions=False)
+        for im in ArtworkImage.objects.filter(pk__in=ids):
+            assert im.status == "indexed" and im.similar_version == model.version
+            np.testing.assert_allclose(im.similar_embedding, model.project(im.embedding)[0], atol=2e-3)
+        (tmp_path / SIMILARITY.name).unlink()
+        image_index_batch(ids, force=True, captions=False)
+        assert not ArtworkImage.objects.filter(pk__in=ids).exclude(similar_embedding=None).exists()
