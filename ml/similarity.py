@@ -30,6 +30,7 @@ __all__ = [
     "LABELS",
     "SimilarityConfig",
     "SimilarityProjection",
+    "blend",
     "label_positive_weights",
     "supcon_loss",
     "train_similarity",
@@ -76,6 +77,15 @@ class SimilarityConfig:
 
 def _l2(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def blend(a: np.ndarray, b: np.ndarray, weight_a: float) -> np.ndarray:
+    """Rows of unit vectors a and b side by side, scaled so that the inner product of two blended
+    rows is ``weight_a * <a, a'> + (1 - weight_a) * <b, b'>`` (unit norm again): a weighted sum of
+    two cosines that stays one nearest-neighbour query."""
+    if not 0.0 <= weight_a <= 1.0:
+        raise ValueError(f"weight must be in [0, 1], got {weight_a}")
+    return np.hstack([math.sqrt(weight_a) * a, math.sqrt(1.0 - weight_a) * b]).astype(np.float32)
 
 
 def _build_net(cfg: SimilarityConfig) -> Any:
@@ -171,10 +181,7 @@ class SimilarityProjection:
             raise ValueError(f"expected (N, {self.config.in_dim}) vectors, got {x.shape}")
         with torch.inference_mode():
             y = _l2(self.net(torch.from_numpy(np.ascontiguousarray(x))).numpy())
-        mix = self.config.mix
-        if mix == 1.0:
-            return y.astype(np.float32)
-        return np.hstack([math.sqrt(mix) * y, math.sqrt(1.0 - mix) * _l2(x)]).astype(np.float32)
+        return y.astype(np.float32) if self.config.mix == 1.0 else blend(y, _l2(x), self.config.mix)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Weights, config and the input model version, atomically (ml.modelfiles)."""

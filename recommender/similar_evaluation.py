@@ -13,7 +13,6 @@ its label; chance is the same fraction over the whole pool.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,7 +23,7 @@ from django.conf import settings
 
 from ml.evaluate import label_precision_at_k, nearest_by_group
 from ml.images import decode_image
-from ml.similarity import LABELS, SimilarityConfig
+from ml.similarity import LABELS, SimilarityConfig, blend, train_similarity
 from recommender.models import ArtworkImage, Caption
 from recommender.progress import Bars, no_bars
 
@@ -91,10 +90,11 @@ def _load() -> tuple[_Collection, list[ArtworkImage]]:
 
 
 def _held_out(coll: _Collection, fraction: float, seed: int) -> np.ndarray:
-    """bool (N,): the image's artist is among a seeded random `fraction` of the artists."""
+    """bool (N,): the image's artist is among a seeded random `fraction` of the artists (at least
+    one artist held out, at least one left to train on)."""
     artists = sorted({a for a in coll.labels["artist"] if a is not None})
     order = np.random.default_rng(seed).permutation(len(artists))
-    held = {artists[i] for i in order[: max(1, round(fraction * len(artists)))]}
+    held = {artists[i] for i in order[: min(len(artists) - 1, max(1, round(fraction * len(artists))))]}
     return np.array([a in held for a in coll.labels["artist"]], dtype=bool)
 
 
@@ -146,11 +146,6 @@ def _caption_vectors(coll: _Collection) -> np.ndarray | None:
     return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
 
 
-def _blend(a: np.ndarray, b: np.ndarray, weight_a: float) -> np.ndarray:
-    """Concatenation whose inner products are weight_a * <a, a'> + (1 - weight_a) * <b, b'>."""
-    return np.hstack([math.sqrt(weight_a) * a, math.sqrt(1.0 - weight_a) * b]).astype(np.float32)
-
-
 def _scores(coll: _Collection, held_out: np.ndarray, vectors: np.ndarray, k: int) -> dict[str, float | None]:
     held = np.flatnonzero(held_out)
     neighbours = nearest_by_group(vectors[held], vectors, [coll.artwork_ids[i] for i in held], coll.artwork_ids, k)
@@ -175,8 +170,6 @@ def _chance(coll: _Collection, held_out: np.ndarray) -> dict[str, float | None]:
 
 def _one_split(cfg: SimilarEvalConfig, coll: _Collection, maps: list[Any] | None, captions: np.ndarray | None,
                seed: int, progress: Callable[[str], None]) -> dict[str, Any]:
-    from ml.similarity import train_similarity
-
     held_out = _held_out(coll, cfg.holdout_artists, seed)
     visual = _visual_vectors(coll, maps, held_out) if maps is not None else {"CAM-VGG (stored vectors)": coll.stored}
     base = next(iter(visual.values()))
@@ -192,10 +185,10 @@ def _one_split(cfg: SimilarEvalConfig, coll: _Collection, maps: list[Any] | None
         progress(f"seed {seed}: {name} trained in {time.perf_counter() - t:.0f}s")
     if captions is not None:
         candidates["catalogue caption alone (MiniLM; names the artist)"] = captions
-        candidates["CAM-VGG + catalogue caption, 1:1"] = _blend(base, captions, 0.5)
+        candidates["CAM-VGG + catalogue caption, 1:1"] = blend(base, captions, 0.5)
         if learned:
             name, vecs = list(learned.items())[-1]
-            candidates[f"{name} + catalogue caption, 1:1"] = _blend(vecs, captions, 0.5)
+            candidates[f"{name} + catalogue caption, 1:1"] = blend(vecs, captions, 0.5)
     results = {name: _scores(coll, held_out, vecs, cfg.k) for name, vecs in candidates.items()}
     results["chance"] = _chance(coll, held_out)
     return {"seed": seed, "queries": int(held_out.sum()),
