@@ -35,10 +35,14 @@ $PY manage.py build_captions --no-embed --commentary demo/wga_sample/commentary.
 $PY manage.py index --stale --wait
 $PY manage.py find_duplicates --new
 $PY manage.py build_captions --embed-only   # the rest of the catalogue, on the worker, in the background
+"${SUPERVISORCTL[@]}" start web
+echo "ArtSearch is up on http://127.0.0.1:8000 (logs in $HOME_DIR/log/; ${SUPERVISORCTL[*]} status)"
+# What follows improves answers but is not needed to serve: the web server is already up, and
+# each model file is picked up by the running processes when it appears (recommender.modelfiles).
 $PY manage.py build_subjects   # Iconclass story subjects for text search (only new or changed ones)
 MODELS=${ARTSEARCH_MODEL_DIR:-$HOME_DIR/models}
 [ -f "$MODELS/captioner.pt" ] || $PY manage.py train_captioner
 [ -f "$MODELS/joint.pt" ] || $PY manage.py train_joint
-"${SUPERVISORCTL[@]}" start web
-echo "ArtSearch is up on http://127.0.0.1:8000 (logs in $HOME_DIR/log/; ${SUPERVISORCTL[*]} status)"
+[ -f "$MODELS/similarity.pt" ] || $PY manage.py train_similarity
+echo "ArtSearch: subjects and trained heads ready"
 wait "$supervisor_pid"
