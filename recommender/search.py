@@ -278,8 +278,8 @@ def verify(matcher: QueryMatcher, items: list[tuple[ArtworkImage, float]], rules
     (sum pooling ignores left and right). Once a copy is certain (`conclusive_inliers`), the rest
     is matched in the query's own orientation and only up to ARTSEARCH_VERIFY_TOP_CERTAIN: the
     query's verdict and first result are settled, and what is left is finding the collection's
-    other copies of the same work, which rank high too (verification 167 → 55 ms median on the
-    WGA evaluation's pasted and captioned copies, none of its figures changed). Images in
+    other copies of the same work, which rank high too (what that saves: README, Duplicate
+    detection). Images in
     `settled` (copies of this image the collection scan already found from their side; True
     where that match was conclusive) keep their rank and their weight on the gates but are
     neither matched again nor returned.
