@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 # Re-exported: model files are written and read by ml.modelfiles (atomic write, format check).
-from ml.modelfiles import load_torch_file, save_torch_file
+from ml.modelfiles import save_torch_file
 
 __all__ = [
     "CAFFE_MEAN_BGR",
@@ -52,12 +52,10 @@ __all__ = [
     "WeightsUnavailable",
     "build_trunk_module",
     "convert_oxford_onnx",
-    "load_torch_file",
     "load_trunk",
     "pick_device",
     "prepare_oxford_weights",
     "preprocess_rgb",
-    "save_torch_file",
 ]
 
 logger = logging.getLogger(__name__)
