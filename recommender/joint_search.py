@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from django.db import connection
 
 from ml.modelfiles import JOINT
-from recommender.modelfiles import InstalledModel
+from recommender.modelfiles import InstalledModel, projections_store
 from recommender.models import JOINT_DIM, Artwork, ArtworkImage, Caption
 from recommender.pgsettings import planner_settings
 
@@ -48,7 +48,6 @@ def joint_vectors_fill(image_ids: Sequence[int] | None = None) -> int:
     that does not map into the sentence space (`joint_embedding`'s JOINT_DIM, text side the identity)
     is not used: the images keep no joint vector until `train_joint` makes one that does. Cost:
     O(images), FILL_BATCH rows per read, a small matrix product and a bulk update; keyset-paged."""
-    import numpy as np
 
     model = projection.get()
     qs = ArtworkImage.objects.order_by("id")
@@ -61,17 +60,8 @@ def joint_vectors_fill(image_ids: Sequence[int] | None = None) -> int:
         qs.exclude(joint_version="").update(joint_embedding=None, joint_version="")
         return 0
     todo = qs.filter(status=ArtworkImage.Status.INDEXED, embedding__isnull=False)
-    filled, last = 0, 0
-    while True:
-        batch = list(todo.filter(pk__gt=last).only("id", "embedding")[:FILL_BATCH])
-        if not batch:
-            return filled
-        projected = model.project_image(np.asarray([im.embedding for im in batch], dtype=np.float32))
-        for im, vec in zip(batch, projected, strict=True):
-            im.joint_embedding, im.joint_version = vec.tolist(), model.version
-        ArtworkImage.objects.bulk_update(batch, ["joint_embedding", "joint_version"])
-        filled += len(batch)
-        last = batch[-1].pk
+    return projections_store(todo, model.project_image, field="joint_embedding", version_field="joint_version",
+                             version=model.version, batch=FILL_BATCH)
 
 
 def joint_ranks_or_none(depth: int = 100, *, uncaptioned_only: bool = False

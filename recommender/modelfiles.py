@@ -12,9 +12,11 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+import numpy as np
 from django.conf import settings
+from django.db.models import QuerySet
 
 from ml.modelfiles import ModelFile
 
@@ -61,3 +63,27 @@ class InstalledModel(Generic[T]):
                 self._value = self._load(path if key is not None else None)
                 self._key = key
             return self._value  # type: ignore[return-value]
+
+
+def projections_store(todo: QuerySet[Any], project: Callable[[np.ndarray], np.ndarray], *, field: str,
+                      version_field: str, version: str, batch: int = 2000,
+                      progress: Callable[[int], None] | None = None) -> int:
+    """Store a trained head's projection of each image's CNN vector (`todo`: images with an
+    `embedding`) in `field`, stamped with the head's `version` in `version_field`; returns how
+    many. Cost: O(images), `batch` rows per read, one matrix product and one bulk update each;
+    keyset-paged by id, so a large collection never sits in memory and a re-run starts clean."""
+    model = todo.model
+    filled, last = 0, 0
+    while True:
+        rows = list(todo.filter(pk__gt=last).order_by("pk").only("id", "embedding")[:batch])
+        if not rows:
+            return filled
+        projected = project(np.asarray([row.embedding for row in rows], dtype=np.float32))
+        for row, vec in zip(rows, projected, strict=True):
+            setattr(row, field, vec.tolist())
+            setattr(row, version_field, version)
+        model.objects.bulk_update(rows, [field, version_field])
+        filled += len(rows)
+        last = rows[-1].pk
+        if progress is not None:
+            progress(len(rows))

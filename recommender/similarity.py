@@ -16,7 +16,7 @@ import numpy as np
 from django.db.models import Count, Q
 
 from ml.modelfiles import SIMILARITY
-from recommender.modelfiles import InstalledModel, model_path
+from recommender.modelfiles import InstalledModel, model_path, projections_store
 from recommender.models import SIMILAR_DIM, ArtworkImage
 
 if TYPE_CHECKING:
@@ -95,16 +95,5 @@ def similar_vectors_fill(image_ids: Sequence[int] | None = None, *,
     usable = Q(status=ArtworkImage.Status.INDEXED, embedding__isnull=False, model_version=model.input_version)
     qs.exclude(usable).exclude(similar_version="").update(similar_embedding=None, similar_version="")
     todo = qs.filter(usable)
-    filled, last = 0, 0
-    while True:
-        batch = list(todo.filter(pk__gt=last).only("id", "embedding")[:FILL_BATCH])
-        if not batch:
-            return filled
-        projected = model.project(np.asarray([im.embedding for im in batch], dtype=np.float32))
-        for im, vec in zip(batch, projected, strict=True):
-            im.similar_embedding, im.similar_version = vec.tolist(), model.version
-        ArtworkImage.objects.bulk_update(batch, ["similar_embedding", "similar_version"])
-        filled += len(batch)
-        last = batch[-1].pk
-        if progress is not None:
-            progress(len(batch))
+    return projections_store(todo, model.project, field="similar_embedding", version_field="similar_version",
+                             version=model.version, batch=FILL_BATCH, progress=progress)
