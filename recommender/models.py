@@ -13,6 +13,7 @@ from django.urls import reverse
 from pgvector.django import HalfVectorField as _HalfVectorField
 from pgvector.django import HnswIndex, VectorField
 
+from ml.multilingual import DIM as MULTILINGUAL_DIM
 from ml.names import display_author
 
 FEATURE_DIM = 512
@@ -358,3 +359,24 @@ class LexemePosting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lexeme} in #{self.artwork_id}: {self.weight:.3f}"
+
+
+class TitleVector(models.Model):
+    """One distinct artwork title with its multilingual sentence vector (ml.multilingual: e5, which
+    reads the visitors' languages): the text search's title list finds the titles nearest a query
+    and lists the artworks that carry them (joined on the title text). Built by `manage.py
+    build_title_vectors`; a title no artwork carries any more is removed there."""
+
+    title = models.CharField(max_length=500, unique=True)
+    embedding = HalfVectorField(dimensions=MULTILINGUAL_DIM)
+    model_version = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["title"]
+        indexes = [
+            HnswIndex(name="title_vector_hnsw", fields=["embedding"], m=16, ef_construction=64,
+                      opclasses=["halfvec_cosine_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

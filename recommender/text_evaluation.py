@@ -5,11 +5,13 @@ latency, over JSON-lines queries {"query": ..., "relevant": [catalogue URLs]} an
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ml import multilingual
 from ml.evaluate import Run, mean_reciprocal_rank, percentile, precision_at_k
 from ml.textqueries import fold_columns, predicate_rows, read_queries
 from recommender import text_search
@@ -33,6 +35,15 @@ def group_table(runs: Sequence[Run], groups: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def _title_list(q: str) -> list[int]:
+    """The multilingual title list alone, best 10 (its order: title rank, wholes first, id)."""
+    encoder = multilingual.get_encoder()
+    if encoder is None:
+        return []
+    by_id = text_search.title_ranks(encoder.query(q), {})
+    return list(by_id)[:10]
+
+
 def _predicate_relevance(queries: list[dict]) -> dict[int, set[int]]:
     """Query index -> artwork ids matching any of its `relevant_where` predicates, over the
     whole catalogue (one read of ~45k rows, matched in Python column by column)."""
@@ -47,8 +58,8 @@ def _predicate_relevance(queries: list[dict]) -> dict[int, set[int]]:
     return {i: {ids[j] for p in queries[i]["relevant_where"] for j in predicate_rows(p, columns)} for i in todo}
 
 
-MODES = ("fused", "fused-sequential", "dense", "bm25", "names", "fulltext", "subjects", "lexical", "fused-nosubjects",
-         "fused-plain", "lexical-plain", "joint", "fused+joint", "fused+joint-all")
+MODES = ("fused", "fused-sequential", "dense", "bm25", "names", "fulltext", "subjects", "titles", "lexical",
+         "fused-nosubjects", "fused-noe5", "fused-plain", "lexical-plain", "joint", "fused+joint", "fused+joint-all")
 
 
 def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", bars: Bars = no_bars) -> str:
@@ -60,8 +71,9 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", 
     `fused-sequential` is the product with the sentence vector computed before the word lists
     instead of beside them (same ranking; for the latency comparison);
     `subjects` is the Iconclass subject list alone, `fused-nosubjects` the product without it;
-    `fused-plain` and `lexical-plain` leave out the subject vocabulary (ml.vocabulary) and the
-    Iconclass subjects."""
+    `titles` is the multilingual title list alone (e5, ml.multilingual), `fused-noe5` the product
+    without it; `fused-plain` and `lexical-plain` leave out the subject vocabulary (ml.vocabulary),
+    the Iconclass subjects and the title list, and `lexical` the title list too (no encoder at all)."""
     from recommender.captioning import get_encoder, query_embedding
     from recommender.joint_search import joint_ranks_or_none
 
@@ -69,6 +81,10 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", 
     queries = queries[:limit] if limit else queries
     enc = get_encoder()
     enc.encode(["warm-up"])
+    e5 = multilingual.get_encoder()
+    if e5 is not None:
+        e5.query("warm-up")
+    load_start = os.getloadavg()[0]
 
     def embed(q: str) -> Sequence[float]:
         return query_embedding(q, encoder=enc)
@@ -101,12 +117,16 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", 
                 ranked = text_search.fulltext_ranks(q, {}, depth=10)
             elif mode == "subjects":
                 ranked = text_search.subject_ranks(embed(q), {}, depth=10)
+            elif mode == "titles":
+                ranked = _title_list(q)
             elif mode == "joint":
                 ranked = joint(embed(q))[:10]  # type: ignore[misc]
             else:
                 res = text_search.text_query(q=q, embed=None if mode.startswith("lexical") else embed, k=10,
                                              joint=joint, vocabulary=not mode.endswith("-plain"),
                                              subjects=not mode.endswith(("-plain", "-nosubjects")),
+                                             titles=not mode.startswith("lexical") and not mode.endswith(
+                                                 ("-plain", "-noe5")),
                                              concurrent=mode != "fused-sequential")
                 ranked = [h.artwork.pk for h in res.hits]
                 for stage, secs in res.timings.items():
@@ -127,7 +147,8 @@ def evaluate_text(path: Path, *, limit: int | None = None, mode: str = "fused", 
         f"Pr@1 {pr[1]:.3f}  Pr@3 {pr[3]:.3f}  Pr@5 {pr[5]:.3f}  Pr@10 {pr[10]:.3f}  "
         f"MRR@10 {mean_reciprocal_rank(runs):.3f}\n"
         f"latency (encode + SQL, in-process): p50 {statistics.median(times) * 1000:.0f} ms, "
-        f"p95 {percentile(times, 0.95) * 1000:.0f} ms"
+        f"p95 {percentile(times, 0.95) * 1000:.0f} ms; load average (1 min) {load_start:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end"
         + (f"\nmedian ms per stage: {breakdown}" if breakdown else "")
         + (f"\n{group_table(runs, groups)}" if any(groups) else "")
     )

