@@ -309,6 +309,9 @@ ARTSEARCH_ORB_FEATURES = envint("ARTSEARCH_ORB_FEATURES", "2000")
 ARTSEARCH_DEEP_SHORTLIST = envint("ARTSEARCH_DEEP_SHORTLIST", "200")
 # Then it is retried turned by 90/180/270 degrees.
 ARTSEARCH_ROTATION_FALLBACK = envbool("ARTSEARCH_ROTATION_FALLBACK", "1")
+# The turned vectors come from the installed turn maps (`train_turns`, ml.turns: one matrix product)
+# when they were fitted for the image's model version; otherwise, or off, from three forward passes.
+ARTSEARCH_TURN_MAPS = envbool("ARTSEARCH_TURN_MAPS", "1")
 # ...and if it still found nothing, its whole shortlist is matched again with this many query
 # keypoints (0: off); see search.image_query.
 ARTSEARCH_DENSE_ORB_FEATURES = envint("ARTSEARCH_DENSE_ORB_FEATURES", "3000")

@@ -45,6 +45,7 @@ __all__ = [
     "JOINT",
     "MODEL_FILES",
     "SIMILARITY",
+    "TURNS",
     "ModelFile",
     "ModelFileError",
     "check_version",
@@ -73,7 +74,8 @@ CAM_HEAD = ModelFile("cam_head.pt", "artsearch-cam-head/1", "CAM head", "train_c
 CAPTIONER = ModelFile("captioner.pt", "artsearch-captioner/1", "captioner", "train_captioner")
 JOINT = ModelFile("joint.pt", "artsearch-joint/1", "joint projection", "train_joint")
 SIMILARITY = ModelFile("similarity.pt", "artsearch-similarity/1", "similarity projection", "train_similarity")
-MODEL_FILES: tuple[ModelFile, ...] = (CAM_HEAD, CAPTIONER, JOINT, SIMILARITY)
+TURNS = ModelFile("turns.pt", "artsearch-turns/1", "turn maps", "train_turns")
+MODEL_FILES: tuple[ModelFile, ...] = (CAM_HEAD, CAPTIONER, JOINT, SIMILARITY, TURNS)
 
 
 class ModelFileError(ValueError):

@@ -36,12 +36,14 @@ def stored_vectors(image: ArtworkImage) -> QueryVectors:
                         model_version=image.model_version)
 
 
-def _rotator(rgb: np.ndarray) -> Callable[[], list[list[float]]]:
+def _rotator(rgb: np.ndarray, vectors: QueryVectors) -> Callable[[], list[list[float]]]:
     def rotated() -> list[list[float]]:
-        # Only worker and command processes scan; they may load the CNN (lazily, once).
+        # Only worker and command processes scan; they may load the CNN (lazily, once). The
+        # turn maps predict the turned vectors from the stored one when they fit its model.
         from recommender.pipeline import rotated_vectors
+        from recommender.turns import turned_vectors
 
-        return rotated_vectors(rgb)
+        return turned_vectors(vectors.vector, vectors.model_version) or rotated_vectors(rgb)
 
     return rotated
 
@@ -52,7 +54,7 @@ def image_copies(image: ArtworkImage, *, k: int | None = None, ahead: Shortlist 
     artworks' images, and every candidate that was matched geometrically (copies or not).
 
     Cost: one image decode plus `copies_find` (its fallback passes, the rotation retry's three
-    CNN forward passes included, only when nothing is found and the evidence allows it).
+    CNN forward passes or the turn maps' product, only when nothing is found and the evidence allows it).
     `ahead` and `settled`: see `copies_find`."""
     with image.file.open("rb") as fh:
         rgb = decode_image(fh.read(), max_pixels=settings.ARTSEARCH_MAX_PIXELS,
@@ -61,8 +63,8 @@ def image_copies(image: ArtworkImage, *, k: int | None = None, ahead: Shortlist 
     # first pass's regional statement reads them, and that ran in the batch).
     vectors = (stored_vectors(image) if ahead is None else
                QueryVectors(vector=[float(x) for x in image.embedding], regions=[], model_version=image.model_version))
-    verified, _, _ = copies_find(rgb=rgb, vectors=vectors, rotated=_rotator(rgb), exclude_image_id=image.pk, k=k,
-                                 ahead=ahead, settled=settled)
+    verified, _, _ = copies_find(rgb=rgb, vectors=vectors, rotated=_rotator(rgb, vectors), exclude_image_id=image.pk,
+                                 k=k, ahead=ahead, settled=settled)
     # Two images of one artwork are not a duplicate to review.
     copies = [c for c in verified if c.verdict in _FOUND and c.image.artwork_id != image.artwork_id]
     return copies, [c for c in verified if c.match is not None]

@@ -25,6 +25,7 @@ from recommender.joint_search import joint_vectors_fill
 from recommender.modelfiles import InstalledModel
 from recommender.models import ArtworkImage, ImageRegion, Upload
 from recommender.similarity import similar_vectors_fill
+from recommender.turns import turned_vectors
 
 if TYPE_CHECKING:
     from ml.extract import FeatureExtractor
@@ -149,7 +150,9 @@ def query_embedding(data: bytes, rotations: bool = False) -> dict[str, Any]:
 
     ``rotations=True`` instead returns only the global vectors of the image turned by 90, 180
     and 270 degrees (``rotated``): VGG16 features are not rotation invariant, so a sideways
-    copy is found by turning the query back (see ``search.image_query``)."""
+    copy is found by turning the query back (see ``search.image_query``). With turn maps
+    installed for this model version the first answer already holds them, predicted
+    (``turned``, recommender.turns), and the web asks for no forward passes."""
     rgb = decode_image(data, max_pixels=settings.ARTSEARCH_MAX_PIXELS, max_side=settings.ARTSEARCH_DECODE_MAX_SIDE)
     extractor = get_extractor()
     if rotations:
@@ -162,6 +165,7 @@ def query_embedding(data: bytes, rotations: bool = False) -> dict[str, Any]:
         "model_version": extractor.model_version,
         "cam": (res.cam * 255).astype("uint8").tolist() if res.cam is not None else None,
         "predictions": {t: [[c, float(p)] for c, p in preds] for t, preds in res.predictions.items()},
+        "turned": turned_vectors(res.vector, extractor.model_version),
     }
 
 

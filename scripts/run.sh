@@ -40,7 +40,9 @@ echo "ArtSearch is up on http://127.0.0.1:8000 (logs in $HOME_DIR/log/; ${SUPERV
 # What follows improves answers but is not needed to serve: the web server is already up, and
 # each model file is picked up by the running processes when it appears (recommender.modelfiles).
 $PY manage.py build_subjects   # Iconclass story subjects for text search (only new or changed ones)
+$PY manage.py build_title_vectors   # multilingual title vectors (only new or changed titles)
 MODELS=${ARTSEARCH_MODEL_DIR:-$HOME_DIR/models}
+$PY manage.py train_turns   # turn maps for the rotation retry (skipped when they fit the current CNN)
 [ -f "$MODELS/captioner.pt" ] || $PY manage.py train_captioner
 [ -f "$MODELS/joint.pt" ] || $PY manage.py train_joint
 [ -f "$MODELS/similarity.pt" ] || $PY manage.py train_similarity
