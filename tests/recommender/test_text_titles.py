@@ -189,3 +189,24 @@ def test_evaluation_modes_with_and_without_the_title_list(tmp_path) -> None:
         report = evaluate_text(queries, mode=mode)
         assert "Pr@1 1.000" in report and "load average" in report, report
     assert "Pr@1 1.000" not in evaluate_text(queries, mode="fused-noe5")
+
+
+def test_a_new_artwork_s_title_is_embedded_when_its_image_is_indexed(demo_images) -> None:
+    """Indexing follows an image with its captions and, once the catalogue's titles have vectors,
+    with its own title's (only that artwork's: nothing else is embedded or removed)."""
+    from recommender.catalogue import image_attach
+    from recommender.pipeline import captions_follow_images, titles_follow_artworks
+
+    _catalogue()
+    new = Artwork.objects.create(title="A Curator's New Panel", form="painting")
+    image, _ = image_attach(artwork=new, data=demo_images[0].read_bytes(), source_name="new.jpg")
+    titles_follow_artworks([new.pk])
+    assert not TitleVector.objects.exists()  # no title vectors yet: left to build_title_vectors
+    _build()
+    TitleVector.objects.filter(title=new.title).delete()
+    TitleVector.objects.filter(title="The Night Watch").update(model_version="older-encoder")
+    before = TitleVector.objects.count()
+    captions_follow_images([image.pk])
+    assert TitleVector.objects.filter(title=new.title).exists()
+    assert TitleVector.objects.count() == before + 1
+    assert TitleVector.objects.get(title="The Night Watch").model_version == "older-encoder"
